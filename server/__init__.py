@@ -1,0 +1,1 @@
+"""Afterglow: an integration journal for ketamine-assisted psychotherapy."""

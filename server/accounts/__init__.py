@@ -1,0 +1,1 @@
+"""Accounts: sign-in, sessions, the first admin, invitations and the current user."""

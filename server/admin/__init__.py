@@ -1,0 +1,1 @@
+"""The clinic admin's work: accounts, care teams and the audit trail."""

@@ -1,0 +1,130 @@
+"""The application factory: ``create_app(settings)`` wires routes, middleware, the database and templates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import CacheControlHeader, State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from server.accounts.routes import AccountPages, AuthApi, InvitationsApi
+from server.accounts.service import Client
+from server.admin.routes import AdminApi, AdminPages
+from server.clinic.routes import ClinicPages, PatientsApi
+from server.clock import Clock, SystemClock
+from server.db import Database, apply_migrations, connect_sync
+from server.errors import exception_handlers
+from server.journal.routes import JournalPages
+from server.security.auth import SessionMiddleware, client_address, provide_actor, provide_user
+from server.security.csrf import OriginCheckMiddleware, csrf_config
+from server.security.headers import security_headers_hook
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent
+PWA_DIR = ROOT.parent / "pwa"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz(state: State) -> Response[dict[str, str]]:
+    try:
+        await state.db.fetch_one("SELECT 1")
+    except Exception:  # the point is to report, not to raise
+        return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
+
+
+def _provide_db(state: State) -> Database:
+    db: Database = state.db
+    return db
+
+
+def _provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def _provide_clock(state: State) -> Clock:
+    clock: Clock = state.clock
+    return clock
+
+
+def _provide_client(request: Request[Any, Any, Any]) -> Client:
+    return Client(address=client_address(request), user_agent=request.headers.get("user-agent", "")[:300])
+
+
+def _migrate(path: Path) -> None:
+    conn = connect_sync(path)
+    try:
+        apply_migrations(conn)
+    finally:
+        conn.close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, readers: int = 3) -> Litestar:
+    db = Database(settings.database_path, readers=readers)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Idempotent, and refuses an edited migration or a newer database before any request is served.
+        await asyncio.to_thread(_migrate, settings.database_path)
+        await db.open()
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            AuthApi,
+            InvitationsApi,
+            PatientsApi,
+            AdminApi,
+            AccountPages,
+            ClinicPages,
+            AdminPages,
+            JournalPages,
+            create_static_files_router(
+                path="/static",
+                directories=[PWA_DIR],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(no_cache=True),
+            ),
+        ],
+        state=State({"db": db, "settings": settings, "clock": clock or SystemClock()}),
+        dependencies={
+            "db": Provide(_provide_db, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+            "clock": Provide(_provide_clock, sync_to_thread=False),
+            "user": Provide(provide_user, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
+            "client": Provide(_provide_client, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        middleware=[OriginCheckMiddleware(settings), SessionMiddleware()],
+        csrf_config=csrf_config(settings),
+        before_send=[security_headers_hook(settings)],
+        exception_handlers=exception_handlers,
+        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Afterglow API",
+            version="1.0.0",
+            path="/api/v1/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        logging_config=LoggingConfig(log_exceptions="never"),
+        debug=False,
+    )

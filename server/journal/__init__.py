@@ -1,0 +1,1 @@
+"""The patient's side: home, help (entries grow here)."""

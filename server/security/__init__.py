@@ -1,0 +1,1 @@
+"""Everything that decides who may do what: passwords, sessions, CSRF, headers, audit."""

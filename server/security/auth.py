@@ -1,0 +1,75 @@
+"""Who is calling: the session middleware, the ``user`` dependency and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection, Request
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from server.security.audit import Actor
+from server.security.sessions import SESSION_COOKIE, CurrentUser, load_session
+
+
+class SessionMiddleware(ASGIMiddleware):
+    """Resolve the session cookie to a user (or None) before any handler or guard runs."""
+
+    exclude_path_pattern = ("^/static/",)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        session_id = connection.cookies.get(SESSION_COOKIE)
+        user = None
+        if session_id:
+            state = connection.app.state
+            user = await load_session(state.db, session_id, state.clock.now())
+        scope["user"] = user
+        scope["auth"] = None
+        await next_app(scope, receive, send)
+
+
+def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    user: CurrentUser | None = request.scope.get("user")
+    if user is None:
+        raise NotAuthorizedException("Please sign in.")
+    return user
+
+
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    user: CurrentUser | None = request.scope.get("user")
+    return Actor(
+        user_id=user.id if user else None,
+        role=user.role if user else None,
+        client_address=client_address(request),
+    )
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def require_roles(*roles: str) -> Guard:
+    """A guard: signed in with one of ``roles``. A wrong role is 403: it reveals no patient's existence."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user: CurrentUser | None = connection.scope.get("user")
+        if user is None:
+            raise NotAuthorizedException("Please sign in.")
+        if user.role not in roles:
+            raise PermissionDeniedException("This is not available for your account.")
+
+    return guard
+
+
+signed_in = require_roles("admin", "therapist", "patient")
+clinicians_only = require_roles("admin", "therapist")
+therapists_only = require_roles("therapist")
+admins_only = require_roles("admin")
+patients_only = require_roles("patient")

@@ -1,0 +1,111 @@
+"""Server-side sessions in the database.
+
+The cookie holds 256 random bits; the table holds their SHA-256, so a stolen database copy does not
+sign anyone in. A new id is issued at every sign-in (never one that arrived in a cookie), and expiry is
+checked here on the server: an idle limit and an absolute lifetime, both per role.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import aiosqlite
+import msgspec
+
+from server.clock import iso, parse_iso
+from server.db import Database
+from server.security.tokens import new_token, token_hash
+
+SESSION_COOKIE = "afterglow_session"
+
+IDLE_LIMIT = {
+    "admin": timedelta(minutes=30),
+    "therapist": timedelta(minutes=30),
+    "patient": timedelta(days=30),
+}
+ABSOLUTE_LIMIT = {
+    "admin": timedelta(hours=12),
+    "therapist": timedelta(hours=12),
+    "patient": timedelta(days=90),
+}
+# Refreshing last_seen_at costs a write; once a minute is precise enough for a 30-minute idle limit.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class CurrentUser(msgspec.Struct, frozen=True):
+    id: str
+    clinic_id: int
+    role: str
+    email: str
+    display_name: str
+    timezone: str
+    session_hash: str
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in {"therapist", "admin"}
+
+
+async def create_session(
+    conn: aiosqlite.Connection,
+    *,
+    user_id: str,
+    role: str,
+    now: datetime,
+    client_address: str,
+    user_agent: str,
+) -> str:
+    """Insert a session inside the caller's write transaction; returns the id for the cookie."""
+    session_id = new_token()
+    await conn.execute(
+        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, client_address,"
+        " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            token_hash(session_id),
+            user_id,
+            iso(now),
+            iso(now),
+            iso(now + ABSOLUTE_LIMIT[role]),
+            client_address,
+            user_agent[:300],
+        ),
+    )
+    return session_id
+
+
+async def load_session(db: Database, session_id: str, now: datetime) -> CurrentUser | None:
+    """The signed-in user for a cookie value, or None if the session is unknown, expired or disabled."""
+    id_hash = token_hash(session_id)
+    row = await db.fetch_one(
+        "SELECT s.last_seen_at, s.expires_at, u.id, u.clinic_id, u.role, u.email, u.display_name,"
+        " u.timezone, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
+        (id_hash,),
+    )
+    if row is None:
+        return None
+    last_seen = parse_iso(row["last_seen_at"])
+    expired = now >= parse_iso(row["expires_at"]) or now - last_seen >= IDLE_LIMIT[row["role"]]
+    if expired or row["disabled_at"] is not None:
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+        return None
+    if now - last_seen >= TOUCH_INTERVAL:
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (iso(now), id_hash))
+    return CurrentUser(
+        id=row["id"],
+        clinic_id=row["clinic_id"],
+        role=row["role"],
+        email=row["email"],
+        display_name=row["display_name"],
+        timezone=row["timezone"],
+        session_hash=id_hash,
+    )
+
+
+async def end_session(conn: aiosqlite.Connection, session_hash: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE id_hash = ?", (session_hash,))
+
+
+async def end_all_sessions(conn: aiosqlite.Connection, user_id: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))

@@ -1,0 +1,1 @@
+"""Exports of a patient's data: JSON, CSV and FHIR R4."""

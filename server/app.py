@@ -25,6 +25,8 @@ from server.clinic.routes import ClinicPages, PatientsApi
 from server.clock import Clock, SystemClock
 from server.db import Database, apply_migrations, connect_sync
 from server.errors import exception_handlers
+from server.exports.routes import MyExportApi, PatientExportApi
+from server.journal.api import JournalApi, ReferenceApi
 from server.journal.routes import JournalPages
 from server.security.auth import SessionMiddleware, client_address, provide_actor, provide_user
 from server.security.csrf import OriginCheckMiddleware, csrf_config
@@ -91,6 +93,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
             AuthApi,
             InvitationsApi,
             PatientsApi,
+            JournalApi,
+            ReferenceApi,
+            MyExportApi,
+            PatientExportApi,
             AdminApi,
             AccountPages,
             ClinicPages,

@@ -60,7 +60,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, ValidationException) and not exc.detail:
         exc.detail = "Invalid request"
     if is_api(request):
-        body = {"detail": exc.detail, "errors": field_errors(exc)}
+        body: dict[str, Any] = {"detail": exc.detail, "errors": field_errors(exc)}
+        if isinstance(exc.extra, dict):
+            body.update(exc.extra)  # e.g. a 409's "current": the stored copy the client should keep beside its own
         return Response(content=body, status_code=status, headers=exc.headers, media_type=MediaType.JSON)
     if isinstance(exc, NotAuthorizedException) and request.method == "GET":
         return Redirect(path=f"/login?next={quote(request.url.path)}")

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+import msgspec
+from litestar import Controller, Request, get, post, put
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from server.accounts import queries as account_queries
 from server.accounts import service as accounts
 from server.clinic import queries
 from server.clinic.schemas import PatientList, PatientSummary
 from server.clock import Clock, iso
+from server.course import service as course
+from server.course.schemas import KapSessionIn, KapSessionList, KapSessionOut
 from server.db import Database
 from server.errors import field_errors
+from server.journal import service as journal
+from server.journal.schemas import EntryList, SafetyPlanIn, SafetyPlanOut
+from server.measures import service as measures
+from server.measures.schemas import ScheduleIn
 from server.security.audit import Actor, record_read
 from server.security.auth import therapists_only
 from server.security.reach import patient_in_reach
@@ -60,6 +68,70 @@ class PatientsApi(Controller):
             timezone=patient.timezone,
             disabled=patient.disabled,
         )
+
+    @get("/{patient_id:str}/entries")
+    async def entries(
+        self,
+        patient_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> EntryList:
+        """Only what the patient shared (or marked to discuss), and only finished entries."""
+        patient = await patient_in_reach(db, user, patient_id)
+        items = await journal.list_entries(
+            db, patient_id=patient.id, kind=None, since=since, until=until, team_view=True
+        )
+        await record_read(db, at=iso(clock.now()), actor=actor, action="entries.viewed", patient_id=patient.id)
+        return EntryList(items=items)
+
+    @get("/{patient_id:str}/safety-plan")
+    async def safety_plan(
+        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> SafetyPlanOut:
+        patient = await patient_in_reach(db, user, patient_id)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="safety_plan.viewed", patient_id=patient.id)
+        return await journal.safety_plan(db, patient.id)
+
+    @put("/{patient_id:str}/safety-plan", status_code=HTTP_200_OK)
+    async def save_safety_plan(
+        self, patient_id: str, data: SafetyPlanIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> SafetyPlanOut:
+        patient = await patient_in_reach(db, user, patient_id)
+        return await journal.save_safety_plan(
+            db, clock, patient_id=patient.id, editor_id=user.id, actor=actor, plan=data, base_version=data.base_version
+        )
+
+    @get("/{patient_id:str}/kap-sessions")
+    async def kap_sessions(
+        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> KapSessionList:
+        patient = await patient_in_reach(db, user, patient_id)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="kap_sessions.viewed", patient_id=patient.id)
+        return await course.session_list(db, clock, patient.id)
+
+    @post("/{patient_id:str}/kap-sessions", status_code=HTTP_201_CREATED)
+    async def record_kap_session(
+        self, patient_id: str, data: KapSessionIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> KapSessionOut:
+        patient = await patient_in_reach(db, user, patient_id)
+        return await course.record_session(db, clock, patient_id=patient.id, actor=actor, data=data)
+
+    @get("/{patient_id:str}/questionnaire-schedule")
+    async def questionnaire_schedule(self, patient_id: str, user: CurrentUser, db: Database) -> ScheduleIn:
+        patient = await patient_in_reach(db, user, patient_id)
+        return msgspec.convert(msgspec.to_builtins(await measures.schedule_settings(db, patient.id)), ScheduleIn)
+
+    @put("/{patient_id:str}/questionnaire-schedule", status_code=HTTP_200_OK)
+    async def save_questionnaire_schedule(
+        self, patient_id: str, data: ScheduleIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> ScheduleIn:
+        patient = await patient_in_reach(db, user, patient_id)
+        await measures.save_schedule(db, clock, patient_id=patient.id, actor=actor, data=data)
+        return data
 
 
 class ClinicPages(Controller):

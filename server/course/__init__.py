@@ -1,0 +1,1 @@
+"""The ketamine course: sessions recorded by the therapist, seen by the patient."""

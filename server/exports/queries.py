@@ -1,0 +1,40 @@
+"""All SQL of the exports: every table that holds a patient's data, read for that patient only."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from server.db import Database
+
+# Table -> the query that returns one patient's rows. The export test fails when a table with a
+# patient_id column is neither here nor in WITHHELD, so no new table can be forgotten silently.
+PATIENT_TABLES = {
+    "entries": "SELECT * FROM entries WHERE patient_id = ? ORDER BY local_date, created_at",
+    "entry_versions": "SELECT * FROM entry_versions WHERE patient_id = ? ORDER BY entry_id, version",
+    "kap_sessions": "SELECT * FROM kap_sessions WHERE patient_id = ? ORDER BY scheduled_for",
+    "safety_plans": "SELECT * FROM safety_plans WHERE patient_id = ?",
+    "safety_plan_versions": "SELECT * FROM safety_plan_versions WHERE patient_id = ? ORDER BY version",
+    "flags": "SELECT id, kind, severity, entry_id, entry_kind, reason, created_at, acknowledged_at FROM flags"
+    " WHERE patient_id = ? ORDER BY created_at",
+    "patient_settings": "SELECT * FROM patient_settings WHERE patient_id = ?",
+    "questionnaire_schedules": "SELECT * FROM questionnaire_schedules WHERE patient_id = ?",
+    "care_team": "SELECT t.display_name AS therapist, c.added_at FROM care_team c JOIN users t ON t.id = c.therapist_id"
+    " WHERE c.patient_id = ?",
+    # Who opened or changed this record: the patient's right to an accounting of access.
+    "audit_log": "SELECT at, actor_role, action, object_type, client_address FROM audit_log WHERE patient_id = ?"
+    " ORDER BY id",
+}
+
+# Tables with a patient_id column whose rows are not the patient's to take, and why.
+WITHHELD: dict[str, str] = {}
+
+
+async def patient_rows(db: Database, patient_id: str) -> dict[str, list[sqlite3.Row]]:
+    return {table: await db.fetch_all(sql, (patient_id,)) for table, sql in PATIENT_TABLES.items()}
+
+
+async def patient_record(db: Database, patient_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "SELECT id, email, display_name, timezone, created_at FROM users WHERE id = ? AND role = 'patient'",
+        (patient_id,),
+    )

@@ -1,0 +1,206 @@
+"""All SQL of the patient's journal. Every query names the patient it is for."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from server.db import Database, fetch_one
+
+ENTRY_COLUMNS = (
+    "id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone, body, body_hash,"
+    " version, created_at, updated_at"
+)
+# What a care team may ever see of a patient's entries: shared or discussed, and finished.
+TEAM_VISIBLE = "sharing IN ('shared', 'discuss') AND status = 'final'"
+
+
+async def patient_preferences(db: Database, patient_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "SELECT u.timezone, coalesce(s.default_sharing, 'shared') AS default_sharing,"
+        " coalesce(s.reminder_time, '20:00') AS reminder_time"
+        " FROM users u LEFT JOIN patient_settings s ON s.patient_id = u.id WHERE u.id = ?",
+        (patient_id,),
+    )
+
+
+async def save_preferences(
+    conn: aiosqlite.Connection, patient_id: str, *, timezone: str, default_sharing: str, reminder_time: str, now: str
+) -> None:
+    await conn.execute("UPDATE users SET timezone = ?, updated_at = ? WHERE id = ?", (timezone, now, patient_id))
+    await conn.execute(
+        "INSERT INTO patient_settings (patient_id, default_sharing, reminder_time, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (patient_id) DO UPDATE SET default_sharing = excluded.default_sharing,"
+        " reminder_time = excluded.reminder_time, updated_at = excluded.updated_at",
+        (patient_id, default_sharing, reminder_time, now),
+    )
+
+
+async def entry_for_update(conn: aiosqlite.Connection, entry_id: str) -> sqlite3.Row | None:
+    return await fetch_one(conn, f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,))  # noqa: S608
+
+
+async def own_entry(db: Database, patient_id: str, kind: str, entry_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ? AND patient_id = ? AND kind = ?",  # noqa: S608
+        (entry_id, patient_id, kind),
+    )
+
+
+async def own_entry_any_kind(db: Database, patient_id: str, entry_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ? AND patient_id = ?",  # noqa: S608
+        (entry_id, patient_id),
+    )
+
+
+async def insert_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
+    await conn.execute(
+        "INSERT INTO entries (id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone,"
+        " body, body_hash, version, created_at, updated_at) VALUES (:id, :patient_id, :kind, :subkind,"
+        " :kap_session_id, :sharing, :status, :local_date, :timezone, :body, :body_hash, 1, :now, :now)",
+        values,
+    )
+
+
+async def archive_version(conn: aiosqlite.Connection, entry_id: str, now: str) -> None:
+    """Keep the entry's current state before it is overwritten."""
+    await conn.execute(
+        "INSERT INTO entry_versions (entry_id, patient_id, version, sharing, status, local_date, body, saved_at)"
+        " SELECT id, patient_id, version, sharing, status, local_date, body, ? FROM entries WHERE id = ?",
+        (now, entry_id),
+    )
+
+
+async def update_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
+    await conn.execute(
+        "UPDATE entries SET subkind = :subkind, kap_session_id = :kap_session_id, sharing = :sharing,"
+        " status = :status, local_date = :local_date, timezone = :timezone, body = :body, body_hash = :body_hash,"
+        " version = version + 1, updated_at = :now WHERE id = :id",
+        values,
+    )
+
+
+async def delete_entry(conn: aiosqlite.Connection, entry_id: str, patient_id: str, kind: str) -> bool:
+    cursor = await conn.execute(
+        "DELETE FROM entries WHERE id = ? AND patient_id = ? AND kind = ?", (entry_id, patient_id, kind)
+    )
+    return cursor.rowcount == 1
+
+
+async def set_sharing(conn: aiosqlite.Connection, entry_id: str, patient_id: str, sharing: str, now: str) -> bool:
+    cursor = await conn.execute(
+        "UPDATE entries SET sharing = ?, updated_at = ? WHERE id = ? AND patient_id = ?",
+        (sharing, now, entry_id, patient_id),
+    )
+    return cursor.rowcount == 1
+
+
+def _range_filters(since: str | None, until: str | None) -> tuple[str, list[str]]:
+    """Dates (YYYY-MM-DD) filter on the patient's local date; date-times on when the entry last changed."""
+    clauses, params = [], []
+    for value, op in ((since, ">="), (until, "<=")):
+        if value:
+            column = "local_date" if len(value) == 10 else "updated_at"
+            clauses.append(f" AND {column} {op} ?")
+            params.append(value)
+    return "".join(clauses), params
+
+
+async def entries_of(
+    db: Database,
+    patient_id: str,
+    *,
+    kind: str | None,
+    since: str | None = None,
+    until: str | None = None,
+    team_view: bool = False,
+    limit: int = 1000,
+) -> list[sqlite3.Row]:
+    filters, params = _range_filters(since, until)
+    if kind:
+        filters += " AND kind = ?"
+        params.append(kind)
+    if team_view:
+        filters += f" AND {TEAM_VISIBLE}"
+    return await db.fetch_all(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = ?{filters}"  # noqa: S608
+        " ORDER BY local_date DESC, created_at DESC LIMIT ?",
+        (patient_id, *params, limit),
+    )
+
+
+async def previous_checkin_mood(conn: aiosqlite.Connection, patient_id: str, entry_id: str) -> int | None:
+    """The mood of the check-in just before this one (by local date, then time of writing, then insertion)."""
+    row = await fetch_one(
+        conn,
+        "SELECT mood FROM entries WHERE patient_id = ? AND kind = 'checkin' AND status = 'final'"
+        " AND (local_date, created_at, rowid) < (SELECT local_date, created_at, rowid FROM entries WHERE id = ?)"
+        " ORDER BY local_date DESC, created_at DESC, rowid DESC LIMIT 1",
+        (patient_id, entry_id),
+    )
+    return None if row is None else int(row["mood"])
+
+
+async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:
+    row = await fetch_one(conn, "SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?", (session_id, patient_id))
+    return row is not None
+
+
+async def prompt_set(db: Database, prompt_set_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one("SELECT id, kind, version, title, intro FROM prompt_sets WHERE id = ?", (prompt_set_id,))
+
+
+async def active_prompt_set_id(db: Database, kind: str) -> str | None:
+    row = await db.fetch_one(
+        "SELECT id FROM prompt_sets WHERE kind = ? AND active = 1 ORDER BY version DESC LIMIT 1", (kind,)
+    )
+    return None if row is None else str(row["id"])
+
+
+async def prompts_of(db: Database, prompt_set_id: str) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "SELECT prompt_id, text, hint FROM prompts WHERE prompt_set_id = ? ORDER BY position", (prompt_set_id,)
+    )
+
+
+async def active_prompt_sets(db: Database) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "SELECT p.id, p.kind, p.version, p.title, p.intro FROM prompt_sets p WHERE p.active = 1"
+        " AND p.version = (SELECT max(version) FROM prompt_sets q WHERE q.kind = p.kind AND q.active = 1)"
+        " ORDER BY p.kind"
+    )
+
+
+async def safety_plan(db: Database, patient_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "SELECT p.body, p.version, p.updated_at, u.role AS updated_by_role FROM safety_plans p"
+        " LEFT JOIN users u ON u.id = p.updated_by WHERE p.patient_id = ?",
+        (patient_id,),
+    )
+
+
+async def safety_plan_version(conn: aiosqlite.Connection, patient_id: str) -> int:
+    row = await fetch_one(conn, "SELECT version FROM safety_plans WHERE patient_id = ?", (patient_id,))
+    return 0 if row is None else int(row["version"])
+
+
+async def save_safety_plan(
+    conn: aiosqlite.Connection, patient_id: str, body: str, version: int, editor_id: str, now: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO safety_plans (patient_id, version, body, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (patient_id) DO UPDATE SET version = excluded.version, body = excluded.body,"
+        " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        (patient_id, version, body, now, editor_id),
+    )
+    await conn.execute(
+        "INSERT INTO safety_plan_versions (patient_id, version, body, saved_at, saved_by) VALUES (?, ?, ?, ?, ?)",
+        (patient_id, version, body, now, editor_id),
+    )
+
+
+async def clinic_crisis_lines(db: Database) -> str | None:
+    row = await db.fetch_one("SELECT crisis_lines FROM clinics ORDER BY id LIMIT 1")
+    return None if row is None else str(row["crisis_lines"])

@@ -27,7 +27,7 @@ from server.db import Database, apply_migrations, connect_sync
 from server.errors import exception_handlers
 from server.exports.routes import MyExportApi, PatientExportApi
 from server.journal.api import JournalApi, ReferenceApi
-from server.journal.routes import JournalPages
+from server.journal.routes import HelpPages, JournalPages
 from server.security.auth import SessionMiddleware, client_address, provide_actor, provide_user
 from server.security.csrf import OriginCheckMiddleware, csrf_config
 from server.security.headers import security_headers_hook
@@ -102,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
             ClinicPages,
             AdminPages,
             JournalPages,
+            HelpPages,
             create_static_files_router(
                 path="/static",
                 directories=[PWA_DIR],

@@ -204,3 +204,37 @@ async def save_safety_plan(
 async def clinic_crisis_lines(db: Database) -> str | None:
     row = await db.fetch_one("SELECT crisis_lines FROM clinics ORDER BY id LIMIT 1")
     return None if row is None else str(row["crisis_lines"])
+
+
+async def onboarded(db: Database, patient_id: str) -> bool:
+    row = await db.fetch_one("SELECT onboarded_at FROM patient_settings WHERE patient_id = ?", (patient_id,))
+    return row is not None and row["onboarded_at"] is not None
+
+
+async def mark_onboarded(conn: aiosqlite.Connection, patient_id: str, now: str) -> None:
+    await conn.execute(
+        "INSERT INTO patient_settings (patient_id, onboarded_at, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (patient_id) DO UPDATE SET onboarded_at = excluded.onboarded_at",
+        (patient_id, now, now),
+    )
+
+
+async def entries_of_session(db: Database, patient_id: str, session_id: str) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = ? AND kap_session_id = ?"  # noqa: S608
+        " ORDER BY created_at",
+        (patient_id, session_id),
+    )
+
+
+async def daily_mood(
+    db: Database, patient_id: str, first_day: str, last_day: str, *, team_view: bool = False
+) -> list[sqlite3.Row]:
+    """Average mood and anxiety per local day (several check-ins a day are allowed)."""
+    return await db.fetch_all(
+        "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"
+        " FROM entries WHERE patient_id = ? AND kind = 'checkin' AND local_date BETWEEN ? AND ?"
+        " AND (? = 0 OR (sharing IN ('shared', 'discuss') AND status = 'final'))"
+        " GROUP BY local_date ORDER BY local_date",
+        (patient_id, first_day, last_day, int(team_view)),
+    )

@@ -122,6 +122,12 @@ def entry_out(row: sqlite3.Row) -> AnyEntry:
     return entry
 
 
+def entry_view(row: sqlite3.Row) -> dict[str, Any]:
+    """An entry as plain data for templates (with its ``type``, which a tagged Struct keeps out of reach)."""
+    view: dict[str, Any] = msgspec.to_builtins(entry_out(row))
+    return view
+
+
 def _content_hash(values: dict[str, Any]) -> str:
     keys = ("subkind", "kap_session_id", "sharing", "status", "local_date", "timezone", "body")
     canonical = json.dumps({k: values[k] for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -313,7 +319,8 @@ async def save_safety_plan(
     base_version: int | None,
 ) -> SafetyPlanOut:
     """Save a new version of the plan (every version is kept). Clinician edits are audited."""
-    body = msgspec.json.encode(plan).decode()
+    fields = {name: getattr(plan, name) for name in SafetyPlanBody.__struct_fields__}
+    body = msgspec.json.encode(SafetyPlanBody(**fields)).decode()
     now = iso(clock.now())
     async with db.transaction() as conn:
         current = await queries.safety_plan_version(conn, patient_id)
@@ -460,3 +467,25 @@ async def prompt_set_list(db: Database) -> PromptSetList:
             )
         )
     return PromptSetList(items=sets)
+
+
+def now_text(clock: Clock) -> str:
+    return iso(clock.now())
+
+
+async def mark_onboarded(db: Database, clock: Clock, patient_id: str) -> None:
+    async with db.transaction() as conn:
+        await queries.mark_onboarded(conn, patient_id, iso(clock.now()))
+
+
+FREE_PROMPT = PromptOut(id="free", text="Write whatever you like.", hint="")
+
+
+async def prompts_for(db: Database, kind: str, prompt_set_id: str | None) -> list[PromptOut]:
+    """The prompts a form shows: those of the entry's own prompt set, or the kind's current set."""
+    if kind == "free":
+        return [FREE_PROMPT]
+    set_id = prompt_set_id or await queries.active_prompt_set_id(db, kind)
+    if set_id is None:
+        return []
+    return [PromptOut(id=p["prompt_id"], text=p["text"], hint=p["hint"]) for p in await queries.prompts_of(db, set_id)]

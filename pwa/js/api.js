@@ -1,0 +1,21 @@
+// Talking to the JSON API from pages: the CSRF cookie echoed in a header, JSON in and out.
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)afterglow_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function putJson(url, body) {
+  const response = await fetch(url, {
+    method: "PUT",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body),
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  return { status: response.status, data };
+}

@@ -10,7 +10,7 @@ import msgspec
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 36, 12, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 16, 14, 40
 
 
 class DayValue(msgspec.Struct, frozen=True):
@@ -73,9 +73,9 @@ def line_chart(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
             f'<text class="tick" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>'
         )
-    for label_day in (start, start + timedelta(days=span // 2), end):
+    for label_day, anchor in ((start, "start"), (start + timedelta(days=span // 2), "middle"), (end, "end")):
         parts.append(
-            f'<text class="tick" x="{x(label_day):.1f}" y="{HEIGHT - 14}" text-anchor="middle">'
+            f'<text class="tick" x="{x(label_day):.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}">'
             f"{label_day.strftime('%b %-d')}</text>"
         )
     for marker in markers:

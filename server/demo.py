@@ -8,6 +8,7 @@ from server.accounts import queries as account_queries
 from server.accounts import service as accounts
 from server.clock import Clock, iso
 from server.db import Database
+from server.demo_course import fill_course
 from server.errors import ConflictError
 from server.security.audit import SYSTEM
 
@@ -50,7 +51,7 @@ async def _ensure(db: Database, clock: Clock, person: DemoPerson) -> str:
 
 
 async def create_demo(db: Database, clock: Clock) -> list[DemoPerson]:
-    """Create (or find) the demo people and their care teams. Safe to run twice."""
+    """Create (or find) the demo people, their care teams and their courses. Safe to run twice."""
     await _ensure(db, clock, ADMIN)
     therapist_id = await _ensure(db, clock, THERAPIST)
     other_id = await _ensure(db, clock, OTHER_THERAPIST)
@@ -59,4 +60,15 @@ async def create_demo(db: Database, clock: Clock) -> list[DemoPerson]:
     async with db.transaction() as conn:
         for patient_id, team_therapist in teams:
             await account_queries.add_to_care_team(conn, patient_id, team_therapist, None, iso(clock.now()))
+    for seed, (patient_id, team_therapist) in enumerate(teams):
+        if await db.fetch_one("SELECT 1 FROM kap_sessions WHERE patient_id = ? LIMIT 1", (patient_id,)):
+            continue  # already has a course: running the demo again adds nothing
+        await fill_course(
+            db,
+            patient_id=patient_id,
+            therapist_id=team_therapist,
+            seed=seed,
+            today=clock.now(),
+            item9_recently=seed == 1,
+        )
     return [ADMIN, THERAPIST, OTHER_THERAPIST, *PATIENTS, OTHER_PATIENT]

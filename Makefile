@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: run test lint setup demo clean
 
 $(STAMP): pyproject.toml
@@ -31,7 +34,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check server tests
 	$(BIN)/mypy
 
-test: lint
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
 
 clean:

@@ -41,11 +41,14 @@ class OriginCheckMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         if scope["type"] == ScopeType.HTTP and scope.get("method", "GET") not in SAFE_METHODS:
             headers = Headers.from_scope(scope)
+            fetch_site = headers.get("sec-fetch-site")
+            if fetch_site is not None and fetch_site not in {"same-origin", "none"}:
+                raise PermissionDeniedException("Cross-site request refused")
+            # Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even on same-site form
+            # posts, so "null" proves nothing either way: Sec-Fetch-Site and the CSRF token decide.
             origin = headers.get("origin")
-            if origin is not None:
+            if origin not in (None, "null"):
                 own = f"{scope['scheme']}://{headers.get('host', '')}"
                 if origin not in {self.allowed_origin, own}:
                     raise PermissionDeniedException("Cross-site request refused")
-            elif headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
-                raise PermissionDeniedException("Cross-site request refused")
         await next_app(scope, receive, send)

@@ -54,7 +54,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "AFTERGLOW_HOST": "127.0.0.1",
     }
     subprocess.run([sys.executable, "-m", "server", "demo"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen(  # noqa: S603 - our own server
+    process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"

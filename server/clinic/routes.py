@@ -121,8 +121,11 @@ class PatientsApi(Controller):
         return await course.record_session(db, clock, patient_id=patient.id, actor=actor, data=data)
 
     @get("/{patient_id:str}/questionnaire-schedule")
-    async def questionnaire_schedule(self, patient_id: str, user: CurrentUser, db: Database) -> ScheduleIn:
+    async def questionnaire_schedule(
+        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> ScheduleIn:
         patient = await patient_in_reach(db, user, patient_id)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="schedule.viewed", patient_id=patient.id)
         return msgspec.convert(msgspec.to_builtins(await measures.schedule_settings(db, patient.id)), ScheduleIn)
 
     @put("/{patient_id:str}/questionnaire-schedule", status_code=HTTP_200_OK)

@@ -100,6 +100,13 @@ def _csv_rows(entry: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return "questionnaires", [{**common, **entry, "answers": " ".join(str(a) for a in entry["answers"])}]
 
 
+def _cell(value: Any) -> Any:
+    """Spreadsheets run a cell starting with = + - @ as a formula: a patient's note must stay text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 async def csv_export(db: Database, patient_id: str, *, team_view: bool) -> bytes:
     """A zip with one CSV per kind of entry (spreadsheets open each directly)."""
     sheets: dict[str, list[dict[str, Any]]] = {name: [] for name in CSV_COLUMNS}
@@ -112,7 +119,7 @@ async def csv_export(db: Database, patient_id: str, *, team_view: bool) -> bytes
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS[name], extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows])
             archive.writestr(f"{name}.csv", text.getvalue())
     return buffer.getvalue()
 

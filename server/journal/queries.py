@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 import aiosqlite
 
+from server.clock import iso
 from server.db import Database, fetch_one
 
 ENTRY_COLUMNS = (
@@ -89,22 +91,18 @@ async def delete_entry(conn: aiosqlite.Connection, entry_id: str, patient_id: st
     return cursor.rowcount == 1
 
 
-async def set_sharing(conn: aiosqlite.Connection, entry_id: str, patient_id: str, sharing: str, now: str) -> bool:
-    cursor = await conn.execute(
-        "UPDATE entries SET sharing = ?, updated_at = ? WHERE id = ? AND patient_id = ?",
-        (sharing, now, entry_id, patient_id),
-    )
-    return cursor.rowcount == 1
-
-
 def _range_filters(since: str | None, until: str | None) -> tuple[str, list[str]]:
     """Dates (YYYY-MM-DD) filter on the patient's local date; date-times on when the entry last changed."""
     clauses, params = [], []
     for value, op in ((since, ">="), (until, "<=")):
         if value:
-            column = "local_date" if len(value) == 10 else "updated_at"
-            clauses.append(f" AND {column} {op} ?")
-            params.append(value)
+            if len(value) == 10:
+                clauses.append(f" AND local_date {op} ?")
+                params.append(value)
+            else:
+                # Stored as fixed-width UTC text: convert the caller's instant to the same form to compare.
+                clauses.append(f" AND updated_at {op} ?")
+                params.append(iso(datetime.fromisoformat(value.replace("Z", "+00:00"))))
     return "".join(clauses), params
 
 
@@ -131,16 +129,22 @@ async def entries_of(
     )
 
 
-async def previous_checkin_mood(conn: aiosqlite.Connection, patient_id: str, entry_id: str) -> int | None:
-    """The mood of the check-in just before this one (by local date, then time of writing, then insertion)."""
-    row = await fetch_one(
-        conn,
-        "SELECT mood FROM entries WHERE patient_id = ? AND kind = 'checkin' AND status = 'final'"
-        " AND (local_date, created_at, rowid) < (SELECT local_date, created_at, rowid FROM entries WHERE id = ?)"
-        " ORDER BY local_date DESC, created_at DESC, rowid DESC LIMIT 1",
-        (patient_id, entry_id),
-    )
-    return None if row is None else int(row["mood"])
+async def neighbour_checkin_moods(conn: aiosqlite.Connection, patient_id: str, entry_id: str) -> list[int]:
+    """The moods of the check-ins just before and just after this one (by local date, time of writing,
+    insertion). Both matter: an offline check-in can arrive dated before one already here."""
+    moods = []
+    for op, order in (("<", "DESC"), (">", "ASC")):
+        row = await fetch_one(
+            conn,
+            "SELECT mood FROM entries WHERE patient_id = ? AND kind = 'checkin' AND status = 'final'"
+            f" AND (local_date, created_at, rowid) {op}"
+            " (SELECT local_date, created_at, rowid FROM entries WHERE id = ?)"
+            f" ORDER BY local_date {order}, created_at {order}, rowid {order} LIMIT 1",
+            (patient_id, entry_id),
+        )
+        if row is not None:
+            moods.append(int(row["mood"]))
+    return moods
 
 
 async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:

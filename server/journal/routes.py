@@ -476,13 +476,21 @@ class JournalPages(Controller):
 
     @post("/entries/{entry_id:uuid}/sharing")
     async def entry_sharing(
-        self, request: Request[Any, Any, Any], entry_id: UUID, db: Database, clock: Clock, user: CurrentUser
+        self,
+        request: Request[Any, Any, Any],
+        entry_id: UUID,
+        db: Database,
+        clock: Clock,
+        user: CurrentUser,
+        actor: Actor,
     ) -> Redirect:
         values, _ = await form_values(request)
         sharing = values.get("sharing", "")
         if sharing not in ("private", "shared", "discuss"):
             raise HTTPException(status_code=422, detail="Choose private, shared or discuss.")
-        await service.change_sharing(db, clock, patient_id=user.id, entry_id=str(entry_id), sharing=sharing)
+        await service.change_sharing(
+            db, clock, patient_id=user.id, actor=actor, entry_id=str(entry_id), sharing=sharing
+        )
         return redirect(f"/entries/{entry_id}?saved=sharing")
 
     @post("/entries/{entry_id:uuid}/delete")

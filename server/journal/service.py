@@ -226,10 +226,22 @@ async def delete_entry(db: Database, *, patient_id: str, kind: str, entry_id: st
             raise NotFoundException(ENTRY_NOT_FOUND)
 
 
-async def change_sharing(db: Database, clock: Clock, *, patient_id: str, entry_id: str, sharing: str) -> None:
-    async with db.transaction() as conn:
-        if not await queries.set_sharing(conn, entry_id, patient_id, sharing, iso(clock.now())):
-            raise NotFoundException(ENTRY_NOT_FOUND)
+async def change_sharing(
+    db: Database, clock: Clock, *, patient_id: str, actor: Actor, entry_id: str, sharing: str
+) -> None:
+    """Re-save the entry with a new sharing level: a new version, so an edit made before it is a 409."""
+    row = await queries.own_entry_any_kind(db, patient_id, entry_id)
+    if row is None:
+        raise NotFoundException(ENTRY_NOT_FOUND)
+    write = EntryWrite(
+        kind=row["kind"],
+        subkind=row["subkind"],
+        body=json.loads(row["body"]),
+        kap_session_id=row["kap_session_id"],
+        status=row["status"],
+        meta=EntryMeta(sharing=sharing, base_version=row["version"]),  # type: ignore[arg-type]
+    )
+    await put_entry(db, clock, patient_id=patient_id, actor=actor, entry_id=entry_id, write=write)
 
 
 async def get_entry(db: Database, *, patient_id: str, kind: str, entry_id: str) -> AnyEntry:
@@ -361,12 +373,12 @@ def checkin_write(data: CheckinIn) -> EntryWrite:
 
 async def reflection_write(db: Database, data: ReflectionIn) -> EntryWrite:
     """Resolve the prompt set and keep, with each answer, the prompt text the patient was shown."""
+    seen = [a.prompt_id for a in data.answers]
     answers = [a for a in data.answers if a.text.strip()]
-    seen = [a.prompt_id for a in answers]
     if len(seen) != len(set(seen)):
         raise FieldError("answers", "Each prompt can be answered once.")
     if data.kind == "free":
-        if data.prompt_set not in (None, "free") or any(a.prompt_id != "free" for a in answers):
+        if data.prompt_set not in (None, "free") or any(a.prompt_id != "free" for a in data.answers):
             raise FieldError("answers", 'A free reflection has one answer, with prompt_id "free".')
         prompt_set, shown = None, {"free": ""}
     else:
@@ -375,7 +387,7 @@ async def reflection_write(db: Database, data: ReflectionIn) -> EntryWrite:
         if row is None or row["kind"] != data.kind:
             raise FieldError("prompt_set", f"There is no {data.kind} prompt set called {data.prompt_set!r}.")
         shown = {p["prompt_id"]: p["text"] for p in await queries.prompts_of(db, prompt_set)}  # type: ignore[arg-type]
-        unknown = [a.prompt_id for a in answers if a.prompt_id not in shown]
+        unknown = [a.prompt_id for a in data.answers if a.prompt_id not in shown]
         if unknown:
             raise FieldError("answers", f"{unknown[0]!r} is not a prompt of {prompt_set}.")
     body = {

@@ -109,7 +109,7 @@ async def evaluate_entry(
     if kind == "questionnaire" and body.get("instrument") == "phq9" and body["answers"][8] > 0:
         return SafetyOutcome(alert=True, raised=await once("phq9_item9"))
     if kind == "checkin" and body["mood"] <= LOW_MOOD:
-        previous = await journal_queries.previous_checkin_mood(conn, patient_id, entry_id)
-        if previous is not None and previous <= LOW_MOOD:
+        neighbours = await journal_queries.neighbour_checkin_moods(conn, patient_id, entry_id)
+        if any(mood <= LOW_MOOD for mood in neighbours):
             return SafetyOutcome(alert=True, raised=await once("low_mood"))
     return SafetyOutcome(alert=False)

@@ -133,18 +133,20 @@ async def neighbour_checkin_moods(conn: aiosqlite.Connection, patient_id: str, e
     """The moods of the check-ins just before and just after this one (by local date, time of writing,
     insertion). Both matter: an offline check-in can arrive dated before one already here."""
     moods = []
-    for op, order in (("<", "DESC"), (">", "ASC")):
-        row = await fetch_one(
-            conn,
-            "SELECT mood FROM entries WHERE patient_id = ? AND kind = 'checkin' AND status = 'final'"
-            f" AND (local_date, created_at, rowid) {op}"
-            " (SELECT local_date, created_at, rowid FROM entries WHERE id = ?)"
-            f" ORDER BY local_date {order}, created_at {order}, rowid {order} LIMIT 1",
-            (patient_id, entry_id),
-        )
+    for sql in (_CHECKIN_BEFORE, _CHECKIN_AFTER):
+        row = await fetch_one(conn, sql, (patient_id, entry_id))
         if row is not None:
             moods.append(int(row["mood"]))
     return moods
+
+
+_NEIGHBOUR = (
+    "SELECT mood FROM entries WHERE patient_id = ? AND kind = 'checkin' AND status = 'final'"
+    " AND (local_date, created_at, rowid) {op} (SELECT local_date, created_at, rowid FROM entries WHERE id = ?)"
+    " ORDER BY local_date {order}, created_at {order}, rowid {order} LIMIT 1"
+)
+_CHECKIN_BEFORE = _NEIGHBOUR.format(op="<", order="DESC")
+_CHECKIN_AFTER = _NEIGHBOUR.format(op=">", order="ASC")
 
 
 async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:

@@ -122,9 +122,14 @@ def cmd_demo(settings: Settings, _: argparse.Namespace) -> None:
 def cmd_audit_verify(settings: Settings, _: argparse.Namespace) -> None:
     from server.security.audit import verify_chain
 
+    # connect_sync would create an empty database, and the missing table would end in a traceback.
+    if not settings.database_path.is_file():
+        _fail(f"there is no database at {settings.database_path} (check AFTERGLOW_DATABASE)")
     conn = connect_sync(settings.database_path)
     try:
         checked, broken_at = verify_chain(conn)
+    except sqlite3.Error as exc:
+        _fail(f"cannot read the audit trail in {settings.database_path}: {exc}")
     finally:
         conn.close()
     if broken_at is not None:

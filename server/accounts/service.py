@@ -258,8 +258,6 @@ async def accept_invitation(
     role = invitation["role"]
     actor = Actor(user_id, role, client.address)
     async with db.transaction() as conn:
-        if not await queries.claim_invitation(conn, invitation["id"], user_id, iso(now)):
-            raise NotFoundException(INVITATION_GONE)
         if await queries.email_taken(conn, invitation["email"]):
             raise ConflictError("An account with this email address already exists.")
         await queries.insert_user(
@@ -272,6 +270,10 @@ async def accept_invitation(
             password_hash=password_hash,
             now=iso(now),
         )
+        # Claimed only once the user exists (accepted_user_id references users.id); if someone accepted or
+        # withdrew it meanwhile, raising here rolls the new user back.
+        if not await queries.claim_invitation(conn, invitation["id"], user_id, iso(now)):
+            raise NotFoundException(INVITATION_GONE)
         await conn.execute("UPDATE users SET timezone = ? WHERE id = ?", (tz, user_id))
         patient_id = user_id if role == "patient" else None
         if role == "patient":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,16 +19,19 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from server.accounts.routes import AccountPages, AuthApi, InvitationsApi
+from server.accounts import routes as accounts_routes
 from server.accounts.service import Client
-from server.admin.routes import AdminApi, AdminPages
-from server.clinic.routes import ClinicPages, PatientsApi
+from server.admin import routes as admin_routes
+from server.clinic import routes as clinic_routes
 from server.clock import Clock, SystemClock
 from server.db import Database, apply_migrations, connect_sync
 from server.errors import exception_handlers
-from server.exports.routes import MyExportApi, PatientExportApi
-from server.journal.api import JournalApi, ReferenceApi
-from server.journal.routes import HelpPages, JournalPages
+from server.exports import routes as exports_routes
+from server.journal import api as journal_api
+from server.journal import routes as journal_routes
+from server.pwa import routes as pwa_routes
+from server.reminders import routes as reminders_routes
+from server.reminders import scheduler
 from server.security.auth import SessionMiddleware, client_address, provide_actor, provide_user
 from server.security.csrf import OriginCheckMiddleware, csrf_config
 from server.security.headers import security_headers_hook
@@ -82,27 +86,26 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         # Idempotent, and refuses an edited migration or a newer database before any request is served.
         await asyncio.to_thread(_migrate, settings.database_path)
         await db.open()
+        background = asyncio.create_task(scheduler.run(app.state))
         try:
             yield
         finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
             await db.close()
 
     return Litestar(
         route_handlers=[
             healthz,
-            AuthApi,
-            InvitationsApi,
-            PatientsApi,
-            JournalApi,
-            ReferenceApi,
-            MyExportApi,
-            PatientExportApi,
-            AdminApi,
-            AccountPages,
-            ClinicPages,
-            AdminPages,
-            JournalPages,
-            HelpPages,
+            *accounts_routes.ROUTES,
+            *admin_routes.ROUTES,
+            *clinic_routes.ROUTES,
+            *journal_api.ROUTES,
+            *journal_routes.ROUTES,
+            *exports_routes.ROUTES,
+            *pwa_routes.ROUTES,
+            *reminders_routes.ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[PWA_DIR],

@@ -338,3 +338,7 @@ class AccountPages(Controller):
             home_path(signed.user),
             cookies=[make_session_cookie(settings, signed.session_id, signed.user.role)],
         )
+
+
+# Registered by server.app; a feature adds its controllers here and nowhere else.
+ROUTES = [AuthApi, InvitationsApi, AccountPages]

@@ -218,3 +218,7 @@ def _verify(settings: Settings) -> tuple[int, int | None]:
         return verify_chain(conn)
     finally:
         conn.close()
+
+
+# Registered by server.app; a feature adds its controllers here and nowhere else.
+ROUTES = [AdminApi, AdminPages]

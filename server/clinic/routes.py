@@ -201,3 +201,7 @@ class ClinicPages(Controller):
     async def revoke(self, invitation_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> Redirect:
         await accounts.revoke_invitation(db, clock, user, actor, invitation_id)
         return redirect("/clinic")
+
+
+# Registered by server.app; a feature adds its controllers here and nowhere else.
+ROUTES = [PatientsApi, ClinicPages]

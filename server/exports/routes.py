@@ -79,3 +79,7 @@ class PatientExportApi(Controller):
         pid = await self._reach(db, clock, user, actor, patient_id, "fhir")
         bundle = await service.fhir_export(db, clock, pid, team_view=True)
         return _download(bundle, FHIR_JSON, "export.fhir.json")
+
+
+# Registered by server.app; a feature adds its controllers here and nowhere else.
+ROUTES = [MyExportApi, PatientExportApi]

@@ -196,3 +196,6 @@ class ReferenceApi(Controller):
     @get("/instruments")
     async def instruments(self) -> InstrumentList:
         return measures.instrument_list()
+
+
+ROUTES = [JournalApi, ReferenceApi]

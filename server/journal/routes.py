@@ -581,3 +581,7 @@ class HelpPages(Controller):
         # Open to everyone, signed in or not: someone in crisis must never meet a sign-in page here.
         lines = [msgspec.to_builtins(line) for line in await service.crisis_lines(db)]
         return page(request, "journal/help.html", crisis_lines=lines)
+
+
+# Registered by server.app; a feature adds its controllers here and nowhere else.
+ROUTES = [JournalPages, HelpPages]

@@ -1,0 +1,1 @@
+"""Reminders: what is due for each patient, delivered by Web Push and shown in the app."""

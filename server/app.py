@@ -19,6 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from server import backup
 from server.accounts import routes as accounts_routes
 from server.accounts.service import Client
 from server.admin import routes as admin_routes
@@ -86,13 +87,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         # Idempotent, and refuses an edited migration or a newer database before any request is served.
         await asyncio.to_thread(_migrate, settings.database_path)
         await db.open()
-        background = asyncio.create_task(scheduler.run(app.state))
+        background = [asyncio.create_task(task(app.state)) for task in (scheduler.run, backup.run_scheduled)]
         try:
             yield
         finally:
-            background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await background
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await db.close()
 
     return Litestar(

@@ -30,6 +30,7 @@ from server.errors import exception_handlers
 from server.exports import routes as exports_routes
 from server.journal import api as journal_api
 from server.journal import routes as journal_routes
+from server.measures import flags
 from server.pwa import routes as pwa_routes
 from server.reminders import routes as reminders_routes
 from server.reminders import scheduler
@@ -37,6 +38,7 @@ from server.security.auth import SessionMiddleware, client_address, provide_acto
 from server.security.csrf import OriginCheckMiddleware, csrf_config
 from server.security.headers import security_headers_hook
 from server.settings import Settings
+from server.web import register_template_globals
 
 ROOT = Path(__file__).resolve().parent
 PWA_DIR = ROOT.parent / "pwa"
@@ -87,7 +89,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         # Idempotent, and refuses an edited migration or a newer database before any request is served.
         await asyncio.to_thread(_migrate, settings.database_path)
         await db.open()
-        background = [asyncio.create_task(task(app.state)) for task in (scheduler.run, backup.run_scheduled)]
+        background = [
+            asyncio.create_task(task(app.state)) for task in (scheduler.run, backup.run_scheduled, flags.watch)
+        ]
         try:
             yield
         finally:
@@ -130,7 +134,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         csrf_config=csrf_config(settings),
         before_send=[security_headers_hook(settings)],
         exception_handlers=exception_handlers,
-        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=register_template_globals
+        ),
         openapi_config=OpenAPIConfig(
             title="Afterglow API",
             version="1.0.0",

@@ -62,10 +62,10 @@ def line_chart(
         ' xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(description)}</desc>',
     ]
-    for band in bands:
+    for index, band in enumerate(bands):
         top, bottom = y(min(band.high, y_max)), y(band.low)
         parts.append(
-            f'<rect class="band" x="{LEFT}" y="{top:.1f}" width="{plot_w}" height="{bottom - top:.1f}">'
+            f'<rect class="band band-{index}" x="{LEFT}" y="{top:.1f}" width="{plot_w}" height="{bottom - top:.1f}">'
             f"<title>{escape(band.label)}</title></rect>"
         )
     for tick in y_ticks:

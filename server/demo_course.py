@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from server.course.schemas import KapSessionIn
-from server.course.service import record_session
+from server.course.schemas import AppointmentIn, KapSessionIn
+from server.course.service import create_appointment, record_session
 from server.db import Database
 from server.journal import service
 from server.journal.schemas import (
@@ -148,6 +148,17 @@ async def fill_course(
             ),
         )
         sessions[day] = session.id
+    # Integration appointments through the course, the last a few days ago and the next one soon.
+    today_offset = (today.astimezone(zone).date() - start).days
+    for day in (INDUCTION_DAYS[2] + 1, INDUCTION_DAYS[-1] + 3, 32, BOOSTER_DAY + 2, today_offset - 6, today_offset + 2):
+        clock.moment = at(max(0, min(day, today_offset) - 7), 9)
+        await create_appointment(
+            db,
+            clock,
+            patient_id=patient_id,
+            actor=therapist,
+            data=AppointmentIn(starts_at=at(day, 15), kind="integration"),
+        )
     # A future booster, so "next session" has something to show.
     clock.moment = today
     await record_session(

@@ -6,8 +6,10 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 
+from server.clock import parse_iso
 from server.security.sessions import ABSOLUTE_LIMIT, SESSION_COOKIE, CurrentUser
 from server.settings import Settings
 
@@ -71,3 +73,17 @@ def expired_session_cookie(settings: Settings) -> Cookie:
 
 def redirect(path: str, *, cookies: list[Cookie] | None = None, headers: dict[str, str] | None = None) -> Redirect:
     return Redirect(path=path, status_code=303, cookies=cookies, headers=headers)
+
+
+def ago(moment: str, now: str) -> str:
+    """'3 days ago' for a stored UTC timestamp, relative to ``now`` (also stored form)."""
+    seconds = (parse_iso(now) - parse_iso(moment)).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def register_template_globals(engine: JinjaTemplateEngine) -> None:
+    engine.engine.globals["ago"] = ago

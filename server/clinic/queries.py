@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+
+import aiosqlite
 
 from server.db import Database
 
@@ -14,4 +17,175 @@ async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) ->
         " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'"
         " ORDER BY u.display_name COLLATE NOCASE",
         (therapist_id, clinic_id),
+    )
+
+
+# What the care team may see of an entry: shared or to discuss, and finished. Every query below that
+# reads entries applies it.
+VISIBLE = "e.sharing IN ('shared', 'discuss') AND e.status = 'final'"
+
+# One row per patient of the therapist's care team. ``days`` holds each patient's own local "today" and
+# week boundaries (computed in Python from their time zone), so averages follow the patient's calendar.
+CASELOAD = f"""
+WITH days(patient_id, today, week_start, prev_start, prev_end) AS (SELECT value ->> 0, value ->> 1, value ->> 2,
+        value ->> 3, value ->> 4 FROM json_each(:days))
+SELECT u.id, u.display_name, u.email,
+    (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL) AS open_flags,
+    (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL
+        AND f.severity = 'high') AS open_high_flags,
+    (SELECT max(e.created_at) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin'
+        AND {VISIBLE}) AS last_checkin_at,
+    (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
+        AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,
+    (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
+        AND e.local_date BETWEEN d.prev_start AND d.prev_end) AS mood_prev_week,
+    (SELECT count(*) FROM entries e LEFT JOIN entry_reviews r ON r.entry_id = e.id AND r.therapist_id = :therapist_id
+        WHERE e.patient_id = u.id AND {VISIBLE} AND (r.version IS NULL OR r.version < e.version)) AS unreviewed,
+    (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = u.id AND a.kind = 'integration'
+        AND a.cancelled_at IS NULL AND a.starts_at >= :now) AS next_integration,
+    (SELECT min(s.scheduled_for) FROM kap_sessions s WHERE s.patient_id = u.id AND s.cancelled_at IS NULL
+        AND s.scheduled_for >= :now) AS next_session
+FROM care_team c JOIN users u ON u.id = c.patient_id JOIN days d ON d.patient_id = u.id
+WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = 'patient'
+"""  # noqa: S608 - VISIBLE is a constant
+
+# First (baseline) and latest score of each instrument, per patient, from what they shared.
+SCORES = f"""
+SELECT e.patient_id, e.subkind AS instrument, e.score, e.local_date,
+    row_number() OVER (PARTITION BY e.patient_id, e.subkind ORDER BY e.local_date, e.created_at) AS first_rank,
+    row_number() OVER (PARTITION BY e.patient_id, e.subkind ORDER BY e.local_date DESC, e.created_at DESC)
+        AS last_rank
+FROM entries e
+WHERE e.kind = 'questionnaire' AND e.subkind IN ('phq9', 'gad7') AND {VISIBLE}
+    AND e.patient_id IN (SELECT patient_id FROM care_team WHERE therapist_id = ?)
+"""  # noqa: S608 - VISIBLE is a constant
+
+
+async def caseload_rows(
+    db: Database, *, therapist_id: str, clinic_id: int, days_json: str, now: str
+) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        CASELOAD, {"therapist_id": therapist_id, "clinic_id": clinic_id, "days": days_json, "now": now}
+    )
+
+
+async def score_rows(db: Database, therapist_id: str) -> list[sqlite3.Row]:
+    rows = await db.fetch_all(f"SELECT * FROM ({SCORES}) WHERE first_rank = 1 OR last_rank = 1", (therapist_id,))  # noqa: S608
+    return rows
+
+
+async def team_zones(db: Database, therapist_id: str, clinic_id: int) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "SELECT u.id, u.timezone FROM care_team c JOIN users u ON u.id = c.patient_id"
+        " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'",
+        (therapist_id, clinic_id),
+    )
+
+
+# --- the integration brief --------------------------------------------------------------------------
+
+ENTRY_COLUMNS = (
+    "e.id, e.patient_id, e.kind, e.subkind, e.kap_session_id, e.sharing, e.status, e.local_date, e.timezone,"
+    " e.body, e.body_hash, e.version, e.created_at, e.updated_at"
+)
+
+
+async def visible_entries(db: Database, patient_id: str, since_date: str) -> list[sqlite3.Row]:
+    """What the patient shared in the window, plus the intentions of sessions in it (read beside their
+    integration reflection, however long before they were written)."""
+    return await db.fetch_all(
+        f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.patient_id = :patient_id AND {VISIBLE}"  # noqa: S608
+        " AND (e.local_date >= :since OR (e.subkind = 'intention' AND e.kap_session_id IN"
+        "  (SELECT kap_session_id FROM entries WHERE patient_id = :patient_id AND local_date >= :since)))"
+        " ORDER BY e.local_date, e.created_at",
+        {"patient_id": patient_id, "since": since_date},
+    )
+
+
+async def all_scores(db: Database, patient_id: str) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        f"SELECT e.id, e.subkind AS instrument, e.score, e.local_date, e.body FROM entries e"  # noqa: S608
+        f" WHERE e.patient_id = ? AND e.kind = 'questionnaire' AND {VISIBLE} ORDER BY e.local_date, e.created_at",
+        (patient_id,),
+    )
+
+
+async def reviewed_versions(db: Database, therapist_id: str, patient_id: str) -> dict[str, int]:
+    rows = await db.fetch_all(
+        "SELECT entry_id, version FROM entry_reviews WHERE therapist_id = ? AND patient_id = ?",
+        (therapist_id, patient_id),
+    )
+    return {r["entry_id"]: int(r["version"]) for r in rows}
+
+
+MARK_REVIEWED = f"""
+INSERT INTO entry_reviews (therapist_id, entry_id, patient_id, version, reviewed_at)
+SELECT :therapist_id, e.id, e.patient_id, e.version, :now FROM entries e
+WHERE e.patient_id = :patient_id AND {VISIBLE} AND e.updated_at <= :up_to
+    AND (:ids IS NULL OR e.id IN (SELECT value FROM json_each(:ids)))
+ON CONFLICT (therapist_id, entry_id) DO UPDATE SET version = excluded.version, reviewed_at = excluded.reviewed_at
+"""  # noqa: S608 - VISIBLE is a constant
+
+
+async def mark_reviewed(
+    conn: aiosqlite.Connection, *, therapist_id: str, patient_id: str, entry_ids: list[str] | None, up_to: str, now: str
+) -> int:
+    """Record the current version of each visible entry as read (all changed up to ``up_to``, or those listed)."""
+    cursor = await conn.execute(
+        MARK_REVIEWED,
+        {
+            "therapist_id": therapist_id,
+            "patient_id": patient_id,
+            "now": now,
+            "up_to": up_to,
+            "ids": json.dumps(entry_ids) if entry_ids is not None else None,
+        },
+    )
+    return cursor.rowcount
+
+
+# --- clinician notes --------------------------------------------------------------------------------
+
+
+async def appointment_of_patient(db: Database, appointment_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "SELECT id, patient_id, kind, starts_at, cancelled_at FROM appointments WHERE id = ?", (appointment_id,)
+    )
+
+
+async def notes_of(db: Database, appointment_id: str) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "SELECT n.id, n.appointment_id, n.body, n.created_at, n.updated_at, u.display_name AS author"
+        " FROM clinician_notes n LEFT JOIN users u ON u.id = n.author_id WHERE n.appointment_id = ?"
+        " ORDER BY n.created_at",
+        (appointment_id,),
+    )
+
+
+async def insert_note(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
+    await conn.execute(
+        "INSERT INTO clinician_notes (id, patient_id, appointment_id, author_id, body, created_at, updated_at)"
+        " VALUES (:id, :patient_id, :appointment_id, :author_id, :body, :now, :now)",
+        values,
+    )
+
+
+# --- search -----------------------------------------------------------------------------------------
+
+# Matches come only from the index (shared, finished entries) and only for this therapist's care team;
+# the entry's sharing is checked again, so nothing can leak if the index were ever stale.
+SEARCH = f"""
+SELECT e.id, e.patient_id, u.display_name AS patient_name, e.kind, e.subkind, e.local_date,
+    snippet(entries_fts, 0, char(2), char(3), '…', 16) AS snippet
+FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN users u ON u.id = e.patient_id
+WHERE entries_fts MATCH :query AND {VISIBLE}
+    AND e.patient_id IN (SELECT patient_id FROM care_team WHERE therapist_id = :therapist_id)
+    AND u.clinic_id = :clinic_id
+ORDER BY rank LIMIT :limit
+"""  # noqa: S608 - VISIBLE is a constant
+
+
+async def search(db: Database, *, therapist_id: str, clinic_id: int, query: str, limit: int) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        SEARCH, {"query": query, "therapist_id": therapist_id, "clinic_id": clinic_id, "limit": limit}
     )

@@ -2,33 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Controller, Request, get, post, put
-from litestar.exceptions import HTTPException
+from litestar import Controller, Request, get, patch, post, put
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from server.accounts import queries as account_queries
 from server.accounts import service as accounts
-from server.clinic import queries
-from server.clinic.schemas import PatientList, PatientSummary
-from server.clock import Clock, iso
+from server.clinic import brief_view, queries
+from server.clinic import service as workspace
+from server.clinic.schemas import (
+    Brief,
+    Caseload,
+    NoteIn,
+    NoteList,
+    NoteOut,
+    PatientSummary,
+    ReviewIn,
+    ReviewOut,
+    SearchResults,
+)
+from server.clock import Clock, iso, parse_iso
+from server.course import queries as course_queries
 from server.course import service as course
-from server.course.schemas import KapSessionIn, KapSessionList, KapSessionOut
+from server.course.schemas import (
+    AppointmentChange,
+    AppointmentIn,
+    AppointmentList,
+    AppointmentOut,
+    KapSessionIn,
+    KapSessionList,
+    KapSessionOut,
+)
 from server.db import Database
-from server.errors import field_errors
+from server.errors import FieldError, field_errors
 from server.journal import service as journal
+from server.journal.forms import convert_form
 from server.journal.schemas import EntryList, SafetyPlanIn, SafetyPlanOut
+from server.measures import flags
 from server.measures import service as measures
-from server.measures.schemas import ScheduleIn
+from server.measures.schemas import Acknowledgement, FlagList, FlagOut, ScheduleIn
 from server.security.audit import Actor, record_read
-from server.security.auth import therapists_only
+from server.security.auth import signed_in, therapists_only
 from server.security.reach import patient_in_reach
 from server.security.sessions import CurrentUser
 from server.settings import Settings
-from server.web import form_fields, page, redirect
+from server.web import form_fields, page, redirect, safe_next
+
+CaseloadFilter = Literal["flagged", "unreviewed", "today", "week"]
+WeekDays = Annotated[int, Parameter(ge=1, le=31)]
+SearchText = Annotated[str, Parameter(min_length=1, max_length=200)]
 
 
 async def _patients(db: Database, clock: Clock, user: CurrentUser, actor: Actor) -> list[PatientSummary]:
@@ -51,9 +80,48 @@ class PatientsApi(Controller):
     guards = [therapists_only]
     tags = ["clinic"]
 
-    @get("/")
-    async def list_patients(self, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> PatientList:
-        return PatientList(items=await _patients(db, clock, user, actor))
+    @get("/", description="The caseload: open flags first, then by next appointment.")
+    async def list_patients(
+        self, user: CurrentUser, actor: Actor, db: Database, clock: Clock, filter: CaseloadFilter | None = None
+    ) -> Caseload:
+        rows = await workspace.caseload(db, clock, user)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="caseload.viewed")
+        zone = await _clinic_zone(db, user)
+        return Caseload(items=workspace.filter_caseload(rows, filter, clock.now(), zone))
+
+    @get("/{patient_id:str}/brief", description="The integration brief; since: YYYY-MM-DD (default: last appointment)")
+    async def brief(
+        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock, since: str | None = None
+    ) -> Brief:
+        patient = await patient_in_reach(db, user, patient_id)
+        result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="brief.viewed", patient_id=patient.id)
+        return result
+
+    @post("/{patient_id:str}/reviewed", status_code=HTTP_200_OK)
+    async def reviewed(
+        self, patient_id: str, data: ReviewIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> ReviewOut:
+        patient = await patient_in_reach(db, user, patient_id)
+        marked = await workspace.mark_reviewed(
+            db, clock, therapist=user, actor=actor, patient_id=patient.id, up_to=data.up_to, entry_ids=data.entry_ids
+        )
+        return ReviewOut(marked=marked)
+
+    @get("/{patient_id:str}/appointments")
+    async def appointments(
+        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> AppointmentList:
+        patient = await patient_in_reach(db, user, patient_id)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="appointments.viewed", patient_id=patient.id)
+        return await course.patient_appointments(db, patient.id)
+
+    @post("/{patient_id:str}/appointments", status_code=HTTP_201_CREATED)
+    async def create_appointment(
+        self, patient_id: str, data: AppointmentIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> AppointmentOut:
+        patient = await patient_in_reach(db, user, patient_id)
+        return await course.create_appointment(db, clock, patient_id=patient.id, actor=actor, data=data)
 
     @get("/{patient_id:str}")
     async def patient(
@@ -137,6 +205,105 @@ class PatientsApi(Controller):
         return data
 
 
+async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
+    row = await db.fetch_one("SELECT timezone FROM clinics WHERE id = ?", (user.clinic_id,))
+    return ZoneInfo(row["timezone"] if row else "UTC")
+
+
+async def _event(db: Database, user: CurrentUser, event_id: str) -> tuple[str, str]:
+    """(patient_id, source) of an appointment or session the therapist may reach; else 404."""
+    owner = await course_queries.event_owner(db, event_id)
+    if owner is None:
+        raise NotFoundException("No such appointment.")
+    await patient_in_reach(db, user, owner["patient_id"])
+    return str(owner["patient_id"]), str(owner["source"])
+
+
+class AppointmentsApi(Controller):
+    path = "/api/v1/appointments"
+    tags = ["clinic"]
+
+    @get("/", guards=[signed_in], description="Patients: their own. Therapists: their patients', from start for days.")
+    async def list_appointments(
+        self, user: CurrentUser, db: Database, clock: Clock, start: date | None = None, days: WeekDays = 7
+    ) -> AppointmentList:
+        if user.role == "patient":
+            listing = await course.patient_appointments(db, user.id)
+            now = iso(clock.now())
+            return AppointmentList(items=[a for a in listing.items if a.starts_at >= now and not a.cancelled])
+        if user.role != "therapist":
+            raise PermissionDeniedException("This is not available for your account.")
+        zone = await _clinic_zone(db, user)
+        first = start or clock.now().astimezone(zone).date()
+        begin = datetime(first.year, first.month, first.day, tzinfo=zone)
+        return await course.week(db, user.id, begin, days)
+
+    @patch("/{appointment_id:str}", guards=[therapists_only])
+    async def change(
+        self, appointment_id: str, data: AppointmentChange, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> AppointmentOut:
+        patient_id, source = await _event(db, user, appointment_id)
+        return await course.change_event(
+            db, clock, event_id=appointment_id, source=source, patient_id=patient_id, actor=actor, data=data
+        )
+
+    @get("/{appointment_id:str}/notes", guards=[therapists_only])
+    async def notes(self, appointment_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> NoteList:
+        patient_id = await workspace.appointment_patient(db, appointment_id)
+        await patient_in_reach(db, user, patient_id)
+        await record_read(
+            db,
+            at=iso(clock.now()),
+            actor=actor,
+            action="clinician_notes.viewed",
+            patient_id=patient_id,
+            object_type="appointment",
+            object_id=appointment_id,
+        )
+        return NoteList(items=await workspace.notes(db, appointment_id))
+
+    @post("/{appointment_id:str}/notes", guards=[therapists_only], status_code=HTTP_201_CREATED)
+    async def add_note(
+        self, appointment_id: str, data: NoteIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> NoteOut:
+        patient_id = await workspace.appointment_patient(db, appointment_id)
+        await patient_in_reach(db, user, patient_id)
+        return await workspace.add_note(
+            db, clock, appointment_id=appointment_id, patient_id=patient_id, actor=actor, body=data.body
+        )
+
+
+class FlagsApi(Controller):
+    path = "/api/v1/flags"
+    guards = [therapists_only]
+    tags = ["clinic"]
+
+    @get("/", description="Open flags of the therapist's patients, oldest first.")
+    async def open_flags(self, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> FlagList:
+        items = await flags.open_flags(db, user)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="flags.viewed")
+        return FlagList(items=items)
+
+    @post("/{flag_id:str}/acknowledge", status_code=HTTP_200_OK)
+    async def acknowledge(
+        self, flag_id: str, data: Acknowledgement, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> FlagOut:
+        return await flags.acknowledge(db, clock, therapist=user, actor=actor, flag_id=flag_id, note=data.note)
+
+
+class SearchApi(Controller):
+    path = "/api/v1/search"
+    guards = [therapists_only]
+    tags = ["clinic"]
+
+    @get("/", description="Full-text search over what the therapist's patients shared.")
+    async def search(self, q: SearchText, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> SearchResults:
+        results = await workspace.search(db, therapist=user, text=q)
+        # The query itself is not recorded: a therapist may have typed a patient's words into it.
+        await record_read(db, at=iso(clock.now()), actor=actor, action="search.performed")
+        return results
+
+
 class ClinicPages(Controller):
     path = "/clinic"
     guards = [therapists_only]
@@ -153,27 +320,42 @@ class ClinicPages(Controller):
         status: int = 200,
         error: str | None = None,
         invitation_url: str | None = None,
+        filter: str | None = None,
     ) -> Template:
-        now = iso(clock.now())
+        now = clock.now()
         invitations = [
-            {**dict(row), "status": accounts.invitation_status(row, now)}
+            {**dict(row), "status": accounts.invitation_status(row, iso(now))}
             for row in await account_queries.invitations_by(db, user.id)
         ]
+        rows = await workspace.caseload(db, clock, user)
+        await record_read(db, at=iso(now), actor=actor, action="caseload.viewed")
+        zone = await _clinic_zone(db, user)
         return page(
             request,
             "clinic/home.html",
             status=status,
-            patients=await _patients(db, clock, user, actor),
+            patients=workspace.filter_caseload(rows, filter, now, zone),
+            all_count=len(rows),
+            filter=filter,
+            open_flags=sum(r.open_flags for r in rows),
             invitations=[i for i in invitations if i["status"] == "pending"],
             error=error,
             invitation_url=invitation_url,
+            now=iso(now),
+            zone=zone,
         )
 
     @get("/")
     async def home(
-        self, request: Request[Any, Any, Any], user: CurrentUser, actor: Actor, db: Database, clock: Clock
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        filter: CaseloadFilter | None = None,
     ) -> Template:
-        return await self._home(request, user, actor, db, clock)
+        return await self._home(request, user, actor, db, clock, filter=filter)
 
     @post("/invitations")
     async def invite(
@@ -202,6 +384,208 @@ class ClinicPages(Controller):
         await accounts.revoke_invitation(db, clock, user, actor, invitation_id)
         return redirect("/clinic")
 
+    @get("/patients/{patient_id:str}")
+    async def brief(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        since: str | None = None,
+    ) -> Template:
+        patient = await patient_in_reach(db, user, patient_id)
+        result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="brief.viewed", patient_id=patient.id)
+        return page(request, "clinic/brief.html", **brief_view.context(result), saved=request.query_params.get("saved"))
+
+    @post("/patients/{patient_id:str}/reviewed")
+    async def reviewed(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Redirect:
+        patient = await patient_in_reach(db, user, patient_id)
+        fields = await form_fields(request, "as_of", "since")
+        up_to = _form_instant(fields["as_of"], "as_of")
+        await workspace.mark_reviewed(
+            db, clock, therapist=user, actor=actor, patient_id=patient.id, up_to=up_to, entry_ids=None
+        )
+        return redirect(f"/clinic/patients/{patient.id}?saved=reviewed")
+
+    @post("/patients/{patient_id:str}/appointments")
+    async def create_appointment(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Redirect:
+        patient = await patient_in_reach(db, user, patient_id)
+        fields = await form_fields(request, "kind", "starts_at", "route", "series", "dose_mg", "setting")
+        zone = ZoneInfo(patient.timezone)
+        values = {k: v for k, v in fields.items() if v}
+        values["starts_at"] = _local_instant(fields["starts_at"], zone).isoformat()
+        data = convert_form(values, AppointmentIn)
+        await course.create_appointment(db, clock, patient_id=patient.id, actor=actor, data=data)
+        return redirect(f"/clinic/patients/{patient.id}?saved=appointment")
+
+    @post("/appointments/{appointment_id:str}/change")
+    async def change_appointment(
+        self,
+        request: Request[Any, Any, Any],
+        appointment_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Redirect:
+        patient_id, source = await _event(db, user, appointment_id)
+        fields = await form_fields(request, "starts_at", "cancel", "back")
+        patient = await patient_in_reach(db, user, patient_id)
+        change = AppointmentChange(
+            starts_at=_local_instant(fields["starts_at"], ZoneInfo(patient.timezone)) if fields["starts_at"] else None,
+            cancelled=True if fields["cancel"] else None,
+        )
+        await course.change_event(
+            db, clock, event_id=appointment_id, source=source, patient_id=patient_id, actor=actor, data=change
+        )
+        return redirect(safe_next(fields["back"], f"/clinic/patients/{patient_id}") + "?saved=appointment")
+
+    @get("/appointments/{appointment_id:str}")
+    async def appointment(
+        self,
+        request: Request[Any, Any, Any],
+        appointment_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Template:
+        patient_id = await workspace.appointment_patient(db, appointment_id)
+        patient = await patient_in_reach(db, user, patient_id)
+        listing = await course.patient_appointments(db, patient.id)
+        appointment = next(a for a in listing.items if a.id == appointment_id)
+        await record_read(
+            db,
+            at=iso(clock.now()),
+            actor=actor,
+            action="clinician_notes.viewed",
+            patient_id=patient.id,
+            object_type="appointment",
+            object_id=appointment_id,
+        )
+        return page(
+            request,
+            "clinic/appointment.html",
+            patient=patient,
+            appointment=appointment,
+            notes=await workspace.notes(db, appointment_id),
+            error=None,
+        )
+
+    @post("/appointments/{appointment_id:str}/notes")
+    async def add_note(
+        self,
+        request: Request[Any, Any, Any],
+        appointment_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Redirect:
+        patient_id = await workspace.appointment_patient(db, appointment_id)
+        await patient_in_reach(db, user, patient_id)
+        fields = await form_fields(request, "body")
+        data = convert_form({"body": fields["body"]}, NoteIn)
+        await workspace.add_note(
+            db, clock, appointment_id=appointment_id, patient_id=patient_id, actor=actor, body=data.body
+        )
+        return redirect(f"/clinic/appointments/{appointment_id}")
+
+    @get("/flags")
+    async def flags_page(
+        self, request: Request[Any, Any, Any], user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> Template:
+        items = await flags.open_flags(db, user)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="flags.viewed")
+        return page(request, "clinic/flags.html", flags=items, labels=brief_view.FLAG_LABELS)
+
+    @post("/flags/{flag_id:str}/acknowledge")
+    async def acknowledge(
+        self,
+        request: Request[Any, Any, Any],
+        flag_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+    ) -> Redirect:
+        fields = await form_fields(request, "note", "back")
+        data = convert_form({"note": fields["note"]}, Acknowledgement)
+        await flags.acknowledge(db, clock, therapist=user, actor=actor, flag_id=flag_id, note=data.note)
+        return redirect(safe_next(fields["back"], "/clinic/flags"))
+
+    @get("/week")
+    async def week(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        start: date | None = None,
+    ) -> Template:
+        zone = await _clinic_zone(db, user)
+        today = clock.now().astimezone(zone).date()
+        first = start or today - timedelta(days=today.weekday())
+        begin = datetime(first.year, first.month, first.day, tzinfo=zone)
+        listing = await course.week(db, user.id, begin, 7)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="week.viewed")
+        return page(
+            request,
+            "clinic/week.html",
+            **brief_view.week_context(listing.items, first, zone, today),
+        )
+
+    @get("/search")
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        q: SearchText | None = None,
+    ) -> Template:
+        results = await workspace.search(db, therapist=user, text=q) if q else None
+        if q:
+            await record_read(db, at=iso(clock.now()), actor=actor, action="search.performed")
+        return page(request, "clinic/search.html", q=q or "", results=results)
+
+
+def _local_instant(text: str, zone: ZoneInfo) -> datetime:
+    """A datetime-local form value, read in the patient's time zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FieldError("starts_at", "Choose a date and time.") from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def _form_instant(text: str, field: str) -> datetime:
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise FieldError(field, "This page was out of date; reload it and try again.") from None
+
 
 # Registered by server.app; a feature adds its controllers here and nowhere else.
-ROUTES = [PatientsApi, ClinicPages]
+ROUTES = [PatientsApi, AppointmentsApi, FlagsApi, SearchApi, ClinicPages]

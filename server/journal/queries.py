@@ -60,8 +60,8 @@ async def own_entry_any_kind(db: Database, patient_id: str, entry_id: str) -> sq
 async def insert_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
     await conn.execute(
         "INSERT INTO entries (id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone,"
-        " body, body_hash, version, created_at, updated_at) VALUES (:id, :patient_id, :kind, :subkind,"
-        " :kap_session_id, :sharing, :status, :local_date, :timezone, :body, :body_hash, 1, :now, :now)",
+        " body, body_hash, search_text, version, created_at, updated_at) VALUES (:id, :patient_id, :kind, :subkind,"
+        " :kap_session_id, :sharing, :status, :local_date, :timezone, :body, :body_hash, :search_text, 1, :now, :now)",
         values,
     )
 
@@ -79,7 +79,7 @@ async def update_entry(conn: aiosqlite.Connection, values: dict[str, object]) ->
     await conn.execute(
         "UPDATE entries SET subkind = :subkind, kap_session_id = :kap_session_id, sharing = :sharing,"
         " status = :status, local_date = :local_date, timezone = :timezone, body = :body, body_hash = :body_hash,"
-        " version = version + 1, updated_at = :now WHERE id = :id",
+        " search_text = :search_text, version = version + 1, updated_at = :now WHERE id = :id",
         values,
     )
 

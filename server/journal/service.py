@@ -128,6 +128,17 @@ def entry_view(row: sqlite3.Row) -> dict[str, Any]:
     return view
 
 
+def search_text(kind: str, body: dict[str, Any]) -> str:
+    """The words a therapist's search may match (indexed only while the entry is shared and finished)."""
+    if kind == "checkin":
+        return " ".join([body.get("note") or "", *body.get("tags", [])]).strip()
+    if kind == "reflection":
+        return "\n".join(answer["text"] for answer in body.get("answers", []))
+    if kind == "aftercare":
+        return str(body.get("note") or "")
+    return ""
+
+
 def _content_hash(values: dict[str, Any]) -> str:
     keys = ("subkind", "kap_session_id", "sharing", "status", "local_date", "timezone", "body")
     canonical = json.dumps({k: values[k] for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -176,6 +187,7 @@ async def put_entry(
             "now": iso(now),
         }
         values["body_hash"] = _content_hash(values)
+        values["search_text"] = search_text(write.kind, write.body)
         values["body"] = json.dumps(write.body, ensure_ascii=False, separators=(",", ":"))
         if existing is not None and existing["body_hash"] == values["body_hash"]:
             return Saved(created=False, entry=await _with_safety(conn, db, existing, actor, replay=True))

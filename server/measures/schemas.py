@@ -53,3 +53,29 @@ class InstrumentOut(msgspec.Struct):
 
 class InstrumentList(msgspec.Struct):
     items: list[InstrumentOut]
+
+
+class FlagOut(msgspec.Struct):
+    """A safety flag. ``entry_id`` is given only when the care team may open that entry."""
+
+    id: str
+    patient_id: str
+    patient_name: str
+    kind: str
+    severity: str
+    reason: str
+    created_at: str
+    entry_kind: str | None
+    entry_local_date: str | None
+    entry_id: str | None
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    ack_note: str | None
+
+
+class FlagList(msgspec.Struct):
+    items: list[FlagOut]
+
+
+class Acknowledgement(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, Meta(max_length=2000)] = ""

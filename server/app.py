@@ -34,7 +34,13 @@ from server.measures import flags
 from server.pwa import routes as pwa_routes
 from server.reminders import routes as reminders_routes
 from server.reminders import scheduler
-from server.security.auth import SessionMiddleware, client_address, provide_actor, provide_user
+from server.security.auth import (
+    SessionMiddleware,
+    client_address,
+    provide_actor,
+    provide_any_session_user,
+    provide_user,
+)
 from server.security.csrf import OriginCheckMiddleware, csrf_config
 from server.security.headers import security_headers_hook
 from server.settings import Settings
@@ -126,6 +132,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "clock": Provide(_provide_clock, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
+            "any_user": Provide(provide_any_session_user, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
             "client": Provide(_provide_client, sync_to_thread=False),
         },

@@ -59,12 +59,19 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     status = exc.status_code
     if isinstance(exc, ValidationException) and not exc.detail:
         exc.detail = "Invalid request"
+    partial = request.scope.get("partial_user")
+    stage = getattr(partial, "stage", None)
     if is_api(request):
         body: dict[str, Any] = {"detail": exc.detail, "errors": field_errors(exc)}
+        if isinstance(exc, NotAuthorizedException) and stage is not None:
+            # Half-way through signing in: say what is missing rather than only "sign in".
+            body["mfa_required" if stage == "mfa" else "mfa_enrolment_required"] = True
         if isinstance(exc.extra, dict):
             body.update(exc.extra)  # e.g. a 409's "current": the stored copy the client should keep beside its own
         return Response(content=body, status_code=status, headers=exc.headers, media_type=MediaType.JSON)
     if isinstance(exc, NotAuthorizedException) and request.method == "GET":
+        if stage is not None:
+            return Redirect(path="/login/code" if stage == "mfa" else "/account/two-factor")
         return Redirect(path=f"/login?next={quote(request.url.path)}")
     title, text = FRIENDLY.get(status, ("Something went wrong", "Please try again in a moment."))
     return Template(

@@ -51,6 +51,13 @@ def write_everything(client: Client, people: People) -> dict[str, str]:
     session_id = session.json()["id"]
     schedule = client.put(f"/api/v1/patients/{people.patient_a.id}/questionnaire-schedule", json={"window_days": 5})
     assert schedule.status_code == 200
+    appointment = client.post(
+        f"/api/v1/patients/{people.patient_a.id}/appointments",
+        json={"starts_at": "2026-11-25T15:00:00+00:00", "kind": "integration"},
+    )
+    assert appointment.status_code == 201
+    note = client.post(f"/api/v1/appointments/{appointment.json()['id']}/notes", json={"body": "clinician-only note"})
+    assert note.status_code == 201
     client.login(people.patient_a.email)
     assert client.put("/api/v1/me/settings", json={"default_sharing": "discuss"}).status_code == 200
     assert client.put("/api/v1/safety-plan", json={"reason_for_living": "my cat"}).status_code == 200
@@ -97,6 +104,10 @@ def write_everything(client: Client, people: People) -> dict[str, str]:
     # An edit keeps a version; a tap on "I'm not safe" raises a flag.
     put(client, "checkins", {"mood": 7, "note": "shared note, edited", "sharing": "shared"}, ids["shared_checkin"])
     assert client.post("/api/v1/safety/not-safe").status_code == 200
+    client.login(people.therapist_a.email)
+    reviewed = client.post(f"/api/v1/patients/{people.patient_a.id}/reviewed", json={"up_to": "2026-12-31T00:00:00Z"})
+    assert reviewed.status_code == 200
+    client.login(people.patient_a.email)
     return ids
 
 

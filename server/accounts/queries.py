@@ -157,3 +157,76 @@ async def add_to_care_team(
         (patient_id, therapist_id, now, added_by),
     )
     return cursor.rowcount == 1
+
+
+# --- second factor ----------------------------------------------------------------------------------
+
+
+async def mfa_factor(db: Database, user_id: str) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "SELECT secret, enabled_at, last_used_step FROM mfa_factors WHERE user_id = ?", (user_id,)
+    )
+
+
+async def mfa_required(db: Database, user_id: str) -> bool:
+    """Whether this person must use a second factor: clinicians, when their clinic requires it."""
+    row = await db.fetch_one(
+        "SELECT u.role, c.mfa_required_for_clinicians AS required FROM users u JOIN clinics c ON c.id = u.clinic_id"
+        " WHERE u.id = ?",
+        (user_id,),
+    )
+    return row is not None and row["role"] in ("admin", "therapist") and bool(row["required"])
+
+
+async def save_pending_factor(conn: aiosqlite.Connection, user_id: str, secret: str, now: str) -> None:
+    """A new secret waiting for its first code; an enabled factor is never replaced this way."""
+    await conn.execute(
+        "INSERT INTO mfa_factors (user_id, secret, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at,"
+        " last_used_step = 0 WHERE mfa_factors.enabled_at IS NULL",
+        (user_id, secret, now),
+    )
+
+
+async def enable_factor(conn: aiosqlite.Connection, user_id: str, step: int, now: str) -> bool:
+    cursor = await conn.execute(
+        "UPDATE mfa_factors SET enabled_at = ?, last_used_step = ? WHERE user_id = ? AND enabled_at IS NULL",
+        (now, step, user_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def use_step(conn: aiosqlite.Connection, user_id: str, step: int) -> bool:
+    """Record the accepted time step; False if it (or a later one) was already used: a replay."""
+    cursor = await conn.execute(
+        "UPDATE mfa_factors SET last_used_step = ? WHERE user_id = ? AND last_used_step < ?", (step, user_id, step)
+    )
+    return cursor.rowcount == 1
+
+
+async def delete_factor(conn: aiosqlite.Connection, user_id: str) -> None:
+    await conn.execute("DELETE FROM mfa_factors WHERE user_id = ?", (user_id,))
+    await conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
+
+
+async def replace_recovery_codes(conn: aiosqlite.Connection, user_id: str, hashes: list[str], now: str) -> None:
+    await conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
+    await conn.executemany(
+        "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)",
+        [(user_id, h, now) for h in hashes],
+    )
+
+
+async def use_recovery_code(conn: aiosqlite.Connection, user_id: str, code_hash: str, now: str) -> bool:
+    cursor = await conn.execute(
+        "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        (now, user_id, code_hash),
+    )
+    return cursor.rowcount == 1
+
+
+async def recovery_codes_left(db: Database, user_id: str) -> int:
+    row = await db.fetch_one(
+        "SELECT count(*) AS n FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user_id,)
+    )
+    return int(row["n"]) if row else 0

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from server.accounts import queries, service
+from server.accounts import mfa, queries, service
 from server.accounts.schemas import (
+    CodeIn,
+    EndedOut,
     InvitationAccept,
     InvitationCreate,
     InvitationCreated,
     InvitationList,
     InvitationOut,
     LoginRequest,
+    LoginResult,
+    MfaSetupOut,
+    MfaStatusOut,
     PasswordChange,
+    PasswordConfirm,
+    RecoveryCodesOut,
+    SessionList,
+    SessionOut,
     UserOut,
     UserResponse,
 )
@@ -27,7 +38,7 @@ from server.db import Database
 from server.errors import field_errors
 from server.security.audit import Actor
 from server.security.auth import clinicians_only, signed_in
-from server.security.sessions import SESSION_COOKIE, CurrentUser
+from server.security.sessions import ENROL_PENDING, FULL, MFA_PENDING, SESSION_COOKIE, CurrentUser
 from server.settings import Settings
 from server.web import (
     CLEAR_SITE_DATA,
@@ -41,11 +52,16 @@ from server.web import (
 from server.web import session_cookie as make_session_cookie
 
 
-def _signed_in_response(settings: Settings, signed: service.SignedIn, status: int) -> Response[UserResponse]:
+def _signed_in_response(settings: Settings, signed: service.SignedIn, status: int) -> Response[LoginResult]:
+    """The body says what the session can do: everything, or only finishing the second factor."""
+    stage = signed.user.stage
+    body = LoginResult(
+        user=None if stage == MFA_PENDING else UserOut.of(signed.user),
+        mfa_required=stage == MFA_PENDING,
+        mfa_enrolment_required=stage == ENROL_PENDING,
+    )
     return Response(
-        UserResponse(user=UserOut.of(signed.user)),
-        status_code=status,
-        cookies=[make_session_cookie(settings, signed.session_id, signed.user.role)],
+        body, status_code=status, cookies=[make_session_cookie(settings, signed.session_id, signed.user.role)]
     )
 
 
@@ -66,7 +82,7 @@ class AuthApi(Controller):
         clock: Clock,
         settings: Settings,
         client: Client,
-    ) -> Response[UserResponse]:
+    ) -> Response[LoginResult]:
         signed = await service.sign_in(
             db,
             clock,
@@ -91,6 +107,13 @@ class AuthApi(Controller):
             cookies=[expired_session_cookie(settings)],
         )
 
+    @post("/auth/mfa", status_code=HTTP_200_OK, description="The second step of signing in: a TOTP or recovery code")
+    async def second_factor(
+        self, data: CodeIn, any_user: CurrentUser, db: Database, clock: Clock, settings: Settings, client: Client
+    ) -> Response[LoginResult]:
+        signed = await mfa.finish_sign_in(db, clock, any_user, code=data.code, client=client)
+        return _signed_in_response(settings, signed, HTTP_200_OK)
+
     @get("/me", guards=[signed_in])
     async def me(self, user: CurrentUser) -> UserResponse:
         return UserResponse(user=UserOut.of(user))
@@ -100,6 +123,69 @@ class AuthApi(Controller):
         self, data: PasswordChange, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> None:
         await service.change_password(db, clock, user, actor, current=data.current_password, new=data.new_password)
+
+
+def _stage_in(user: CurrentUser, *stages: str) -> None:
+    if user.stage not in stages:
+        raise NotAuthorizedException("Finish signing in first.")
+
+
+class MfaApi(Controller):
+    """Two-factor sign-in for the current user, and their sessions."""
+
+    path = "/api/v1/me"
+    tags = ["auth"]
+
+    @get("/mfa")
+    async def mfa_status(self, any_user: CurrentUser, db: Database) -> MfaStatusOut:
+        _stage_in(any_user, FULL, ENROL_PENDING)
+        found = await mfa.status(db, any_user)
+        return MfaStatusOut(
+            enabled=found.enabled, required=found.required, recovery_codes_left=found.recovery_codes_left
+        )
+
+    @post("/mfa/setup", status_code=HTTP_200_OK)
+    async def mfa_setup(self, any_user: CurrentUser, db: Database, clock: Clock) -> MfaSetupOut:
+        _stage_in(any_user, FULL, ENROL_PENDING)
+        enrolment = await mfa.start_enrolment(db, clock, any_user)
+        return MfaSetupOut(secret=enrolment.secret, otpauth_uri=enrolment.uri, qr_svg=str(enrolment.qr_svg))
+
+    @post("/mfa/enable", status_code=HTTP_200_OK)
+    async def mfa_enable(
+        self, data: CodeIn, any_user: CurrentUser, db: Database, clock: Clock, settings: Settings, client: Client
+    ) -> Response[RecoveryCodesOut]:
+        _stage_in(any_user, FULL, ENROL_PENDING)
+        codes, signed = await mfa.finish_enrolment(db, clock, any_user, code=data.code, client=client)
+        cookies = [make_session_cookie(settings, signed.session_id, signed.user.role)] if signed else []
+        return Response(RecoveryCodesOut(recovery_codes=codes), cookies=cookies)
+
+    @post("/mfa/disable", guards=[signed_in], status_code=HTTP_204_NO_CONTENT)
+    async def mfa_disable(
+        self, data: PasswordConfirm, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> None:
+        await mfa.turn_off(db, clock, user, actor, password=data.password)
+
+    @post("/mfa/recovery-codes", guards=[signed_in], status_code=HTTP_200_OK)
+    async def mfa_recovery_codes(
+        self, data: PasswordConfirm, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> RecoveryCodesOut:
+        return RecoveryCodesOut(
+            recovery_codes=await mfa.new_recovery_codes(db, clock, user, actor, password=data.password)
+        )
+
+    @get("/sessions", guards=[signed_in])
+    async def sessions(self, user: CurrentUser, db: Database, clock: Clock) -> SessionList:
+        return SessionList(
+            items=[SessionOut(**msgspec.structs.asdict(s)) for s in await mfa.my_sessions(db, clock, user)]
+        )
+
+    @post("/sessions/end-others", guards=[signed_in], status_code=HTTP_200_OK, description="Sign out everywhere else")
+    async def end_others(self, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> EndedOut:
+        return EndedOut(ended=await mfa.sign_out_elsewhere(db, clock, user, actor))
+
+    @delete("/sessions/{session_id:str}", guards=[signed_in], status_code=HTTP_204_NO_CONTENT)
+    async def end_one(self, session_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> None:
+        await mfa.end_one_session(db, clock, user, actor, session_id)
 
 
 class InvitationsApi(Controller):
@@ -151,7 +237,7 @@ class InvitationsApi(Controller):
     @post("/accept", status_code=HTTP_201_CREATED)
     async def accept(
         self, data: InvitationAccept, db: Database, clock: Clock, settings: Settings, client: Client
-    ) -> Response[UserResponse]:
+    ) -> Response[LoginResult]:
         signed = await service.accept_invitation(
             db,
             clock,
@@ -167,6 +253,56 @@ class InvitationsApi(Controller):
 def _form_error(exc: HTTPException) -> str:
     errors = field_errors(exc)
     return errors[0]["message"] if errors else str(exc.detail)
+
+
+async def _account_page(
+    request: Request[Any, Any, Any],
+    user: CurrentUser,
+    db: Database,
+    clock: Clock,
+    *,
+    error: str | None,
+    changed: bool,
+    status: int = 200,
+) -> Template:
+    return page(
+        request,
+        "accounts/account.html",
+        status=status,
+        error=error,
+        changed=changed,
+        sessions=await mfa.my_sessions(db, clock, user),
+        two_factor=await mfa.status(db, user),
+        ended=request.query_params.get("ended"),
+    )
+
+
+async def _two_factor_page(
+    request: Request[Any, Any, Any],
+    user: CurrentUser,
+    db: Database,
+    clock: Clock,
+    *,
+    error: str | None,
+    codes: list[str] | None,
+    status: int = 200,
+) -> Template:
+    state = await mfa.status(db, user)
+    enrolment = None
+    if not state.enabled:
+        enrolment = await mfa.pending_enrolment(db, user) or await mfa.start_enrolment(db, clock, user)
+    return Template(
+        template_name="accounts/two_factor.html",
+        context={
+            "user": user if user.stage == FULL else None,
+            "state": state,
+            "enrolment": enrolment,
+            "codes": codes,
+            "error": error,
+            "enrolling": user.stage == ENROL_PENDING,
+        },
+        status_code=status,
+    )
 
 
 class AccountPages(Controller):
@@ -209,8 +345,106 @@ class AccountPages(Controller):
                 status_code=exc.status_code,
                 headers=exc.headers,
             )
-        destination = safe_next(fields["next"], home_path(signed.user))
-        return redirect(destination, cookies=[make_session_cookie(settings, signed.session_id, signed.user.role)])
+        cookies = [make_session_cookie(settings, signed.session_id, signed.user.role)]
+        if signed.user.stage == MFA_PENDING:
+            return redirect(f"/login/code?next={quote(safe_next(fields['next'], ''))}", cookies=cookies)
+        if signed.user.stage == ENROL_PENDING:
+            return redirect("/account/two-factor", cookies=cookies)
+        return redirect(safe_next(fields["next"], home_path(signed.user)), cookies=cookies)
+
+    @get("/login/code")
+    async def code_form(self, request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+        if request.scope.get("partial_user") is None:
+            return redirect("/login")
+        return page(request, "accounts/login_code.html", next=safe_next(next, ""), error=None)
+
+    @post("/login/code")
+    async def code(
+        self,
+        request: Request[Any, Any, Any],
+        any_user: CurrentUser,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        client: Client,
+    ) -> Template | Redirect:
+        fields = await form_fields(request, "code", "next")
+        try:
+            signed = await mfa.finish_sign_in(db, clock, any_user, code=fields["code"][:32], client=client)
+        except HTTPException as exc:
+            return Template(
+                template_name="accounts/login_code.html",
+                context={"user": None, "next": safe_next(fields["next"], ""), "error": exc.detail},
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
+        return redirect(
+            safe_next(fields["next"], home_path(signed.user)),
+            cookies=[make_session_cookie(settings, signed.session_id, signed.user.role)],
+        )
+
+    @get("/account/two-factor")
+    async def two_factor(
+        self, request: Request[Any, Any, Any], any_user: CurrentUser, db: Database, clock: Clock
+    ) -> Template:
+        _stage_in(any_user, FULL, ENROL_PENDING)
+        return await _two_factor_page(request, any_user, db, clock, error=None, codes=None)
+
+    @post("/account/two-factor/enable")
+    async def two_factor_enable(
+        self,
+        request: Request[Any, Any, Any],
+        any_user: CurrentUser,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        client: Client,
+    ) -> Template:
+        _stage_in(any_user, FULL, ENROL_PENDING)
+        fields = await form_fields(request, "code")
+        try:
+            codes, signed = await mfa.finish_enrolment(db, clock, any_user, code=fields["code"][:32], client=client)
+        except HTTPException as exc:
+            return await _two_factor_page(
+                request, any_user, db, clock, error=_form_error(exc), codes=None, status=exc.status_code
+            )
+        response = await _two_factor_page(
+            request, signed.user if signed else any_user, db, clock, error=None, codes=codes
+        )
+        if signed:
+            response.cookies.append(make_session_cookie(settings, signed.session_id, signed.user.role))
+        return response
+
+    @post("/account/two-factor/recovery-codes", guards=[signed_in])
+    async def two_factor_codes(
+        self, request: Request[Any, Any, Any], user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> Template:
+        fields = await form_fields(request, "password")
+        try:
+            codes = await mfa.new_recovery_codes(db, clock, user, actor, password=fields["password"][:1024])
+        except HTTPException as exc:
+            return await _two_factor_page(
+                request, user, db, clock, error=_form_error(exc), codes=None, status=exc.status_code
+            )
+        return await _two_factor_page(request, user, db, clock, error=None, codes=codes)
+
+    @post("/account/two-factor/disable", guards=[signed_in])
+    async def two_factor_disable(
+        self, request: Request[Any, Any, Any], user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> Template | Redirect:
+        fields = await form_fields(request, "password")
+        try:
+            await mfa.turn_off(db, clock, user, actor, password=fields["password"][:1024])
+        except HTTPException as exc:
+            return await _two_factor_page(
+                request, user, db, clock, error=_form_error(exc), codes=None, status=exc.status_code
+            )
+        return redirect("/account/two-factor")
+
+    @post("/account/sessions/end-others", guards=[signed_in])
+    async def end_other_sessions(self, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> Redirect:
+        await mfa.sign_out_elsewhere(db, clock, user, actor)
+        return redirect("/account?ended=1")
 
     @post("/logout")
     async def logout(
@@ -224,8 +458,8 @@ class AccountPages(Controller):
         )
 
     @get("/account", guards=[signed_in])
-    async def account(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "accounts/account.html", error=None, changed=False)
+    async def account(self, request: Request[Any, Any, Any], user: CurrentUser, db: Database, clock: Clock) -> Template:
+        return await _account_page(request, user, db, clock, error=None, changed=False)
 
     @post("/account/password", guards=[signed_in])
     async def change_password(
@@ -242,14 +476,10 @@ class AccountPages(Controller):
                 new=fields["new_password"][:1024],
             )
         except HTTPException as exc:
-            return page(
-                request,
-                "accounts/account.html",
-                status=exc.status_code,
-                error=_form_error(exc),
-                changed=False,
+            return await _account_page(
+                request, user, db, clock, error=_form_error(exc), changed=False, status=exc.status_code
             )
-        return page(request, "accounts/account.html", error=None, changed=True)
+        return await _account_page(request, user, db, clock, error=None, changed=True)
 
     @get("/setup/{token:str}")
     async def setup_form(self, request: Request[Any, Any, Any], token: str, db: Database, clock: Clock) -> Template:
@@ -341,4 +571,4 @@ class AccountPages(Controller):
 
 
 # Registered by server.app; a feature adds its controllers here and nowhere else.
-ROUTES = [AuthApi, InvitationsApi, AccountPages]
+ROUTES = [AuthApi, MfaApi, InvitationsApi, AccountPages]

@@ -98,3 +98,52 @@ class SetupRequest(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName
     email: EmailText
     password: PasswordText
+
+
+class LoginResult(msgspec.Struct, omit_defaults=True):
+    """``{"user": …}`` when signed in; ``{"mfa_required": true}`` when a code must follow (POST /auth/mfa)."""
+
+    user: UserOut | None = None
+    mfa_required: bool = False
+    mfa_enrolment_required: bool = False
+
+
+class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, Meta(min_length=1, max_length=32)]
+
+
+class PasswordConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    password: PasswordText
+
+
+class MfaStatusOut(msgspec.Struct):
+    enabled: bool
+    required: bool
+    recovery_codes_left: int
+
+
+class MfaSetupOut(msgspec.Struct):
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class RecoveryCodesOut(msgspec.Struct):
+    recovery_codes: list[str]
+
+
+class SessionOut(msgspec.Struct):
+    id: str
+    created_at: str
+    last_seen_at: str
+    client_address: str
+    user_agent: str
+    current: bool
+
+
+class SessionList(msgspec.Struct):
+    items: list[SessionOut]
+
+
+class EndedOut(msgspec.Struct):
+    ended: int

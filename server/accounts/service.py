@@ -19,7 +19,14 @@ from server.errors import ConflictError, FieldError
 from server.security import audit, throttle
 from server.security.audit import Actor
 from server.security.passwords import hash_password, needs_rehash, password_problem, verify_password
-from server.security.sessions import CurrentUser, create_session, end_session
+from server.security.sessions import (
+    ENROL_PENDING,
+    FULL,
+    MFA_PENDING,
+    CurrentUser,
+    create_session,
+    end_session,
+)
 from server.security.tokens import new_token, token_hash
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -85,6 +92,14 @@ async def sign_in(
     new_hash = None
     if needs_rehash(row["password_hash"]):
         new_hash = await to_thread.run_sync(hash_password, password)
+    # The password is right. A second factor, if this person has one (or must have one), comes next.
+    factor = await queries.mfa_factor(db, row["id"])
+    if factor is not None and factor["enabled_at"] is not None:
+        stage = MFA_PENDING
+    elif await queries.mfa_required(db, row["id"]):
+        stage = ENROL_PENDING
+    else:
+        stage = FULL
     async with db.transaction() as conn:
         if replaces:
             await end_session(conn, token_hash(replaces))
@@ -98,24 +113,19 @@ async def sign_in(
             now=now,
             client_address=client.address,
             user_agent=client.user_agent,
+            stage=stage,
         )
         await audit.record(
             conn,
             at=iso(now),
             actor=Actor(row["id"], row["role"], client.address),
-            action="auth.login",
+            action="auth.login" if stage == FULL else f"auth.login.password_ok.{stage}",
             detail={"password_rehashed": new_hash is not None},
         )
     user = _current_user(
-        row["id"],
-        row["clinic_id"],
-        row["role"],
-        row["email"],
-        row["display_name"],
-        row["timezone"],
-        session_id,
+        row["id"], row["clinic_id"], row["role"], row["email"], row["display_name"], row["timezone"], session_id
     )
-    return SignedIn(user=user, session_id=session_id)
+    return SignedIn(user=msgspec.structs.replace(user, stage=stage), session_id=session_id)
 
 
 async def sign_out(db: Database, clock: Clock, user: CurrentUser, actor: Actor) -> None:

@@ -20,13 +20,26 @@ PATIENT_TABLES = {
     "questionnaire_schedules": "SELECT * FROM questionnaire_schedules WHERE patient_id = ?",
     "care_team": "SELECT t.display_name AS therapist, c.added_at FROM care_team c JOIN users t ON t.id = c.therapist_id"
     " WHERE c.patient_id = ?",
+    "appointments": "SELECT id, kind, starts_at, duration_minutes, created_at, cancelled_at FROM appointments"
+    " WHERE patient_id = ? ORDER BY starts_at",
+    # Which version of which entry the care team has read.
+    "entry_reviews": "SELECT entry_id, version, reviewed_at FROM entry_reviews WHERE patient_id = ?"
+    " ORDER BY reviewed_at",
+    "reminder_preferences": "SELECT * FROM reminder_preferences WHERE patient_id = ?",
+    # The devices that receive reminders, without the push keys (they are secrets of the browser's).
+    "push_subscriptions": "SELECT user_agent, created_at, last_success_at, last_failure_at FROM push_subscriptions"
+    " WHERE patient_id = ?",
+    "reminders_sent": "SELECT kind, occasion, claimed_at, delivered FROM reminders_sent WHERE patient_id = ?"
+    " ORDER BY claimed_at",
     # Who opened or changed this record: the patient's right to an accounting of access.
     "audit_log": "SELECT at, actor_role, action, object_type, client_address FROM audit_log WHERE patient_id = ?"
     " ORDER BY id",
 }
 
 # Tables with a patient_id column whose rows are not the patient's to take, and why.
-WITHHELD: dict[str, str] = {}
+WITHHELD: dict[str, str] = {
+    "clinician_notes": "the care team's own notes about appointments, never shown to the patient (PRODUCT.md §6)",
+}
 
 
 async def patient_rows(db: Database, patient_id: str) -> dict[str, list[sqlite3.Row]]:

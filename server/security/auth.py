@@ -12,11 +12,16 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from server.security.audit import Actor
-from server.security.sessions import SESSION_COOKIE, CurrentUser, load_session
+from server.security.sessions import FULL, SESSION_COOKIE, CurrentUser, load_session
 
 
 class SessionMiddleware(ASGIMiddleware):
-    """Resolve the session cookie to a user (or None) before any handler or guard runs."""
+    """Resolve the session cookie to a user (or None) before any handler or guard runs.
+
+    A session half-way through two-factor sign-in is not a signed-in user: it is kept apart in
+    ``partial_user``, which only the routes that finish signing in read. Every other guard and route sees
+    an anonymous caller, so no feature can forget to check the stage.
+    """
 
     exclude_path_pattern = ("^/static/",)
 
@@ -27,7 +32,9 @@ class SessionMiddleware(ASGIMiddleware):
         if session_id:
             state = connection.app.state
             user = await load_session(state.db, session_id, state.clock.now())
-        scope["user"] = user
+        full = user is not None and user.stage == FULL
+        scope["user"] = user if full else None
+        scope["partial_user"] = None if full else user  # type: ignore[typeddict-unknown-key]
         scope["auth"] = None
         await next_app(scope, receive, send)
 
@@ -39,8 +46,22 @@ def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:
     return user
 
 
+def _caller(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    scope: dict[str, Any] = connection.scope  # type: ignore[assignment]
+    found: CurrentUser | None = scope.get("user") or scope.get("partial_user")
+    return found
+
+
+def provide_any_session_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    """The caller, signed in fully or still finishing a second factor (for those routes only)."""
+    user = _caller(request)
+    if user is None:
+        raise NotAuthorizedException("Please sign in.")
+    return user
+
+
 def provide_actor(request: Request[Any, Any, Any]) -> Actor:
-    user: CurrentUser | None = request.scope.get("user")
+    user = _caller(request)
     return Actor(
         user_id=user.id if user else None,
         role=user.role if user else None,

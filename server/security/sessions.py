@@ -7,6 +7,7 @@ checked here on the server: an idle limit and an absolute lifetime, both per rol
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 
 import aiosqlite
@@ -30,6 +31,9 @@ ABSOLUTE_LIMIT = {
 }
 # Refreshing last_seen_at costs a write; once a minute is precise enough for a 30-minute idle limit.
 TOUCH_INTERVAL = timedelta(minutes=1)
+# Between a right password and the second factor: long enough to open an authenticator app.
+MFA_STAGE_LIMIT = timedelta(minutes=10)
+FULL, MFA_PENDING, ENROL_PENDING = "full", "mfa", "enrol"
 
 
 class CurrentUser(msgspec.Struct, frozen=True):
@@ -40,6 +44,7 @@ class CurrentUser(msgspec.Struct, frozen=True):
     display_name: str
     timezone: str
     session_hash: str
+    stage: str = FULL
 
     @property
     def is_clinician(self) -> bool:
@@ -54,20 +59,24 @@ async def create_session(
     now: datetime,
     client_address: str,
     user_agent: str,
+    stage: str = FULL,
 ) -> str:
     """Insert a session inside the caller's write transaction; returns the id for the cookie."""
     session_id = new_token()
+    lifetime = MFA_STAGE_LIMIT if stage == MFA_PENDING else ABSOLUTE_LIMIT[role]
     await conn.execute(
         "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, client_address,"
-        " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " user_agent, stage, public_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             token_hash(session_id),
             user_id,
             iso(now),
             iso(now),
-            iso(now + ABSOLUTE_LIMIT[role]),
+            iso(now + lifetime),
             client_address,
             user_agent[:300],
+            stage,
+            new_token()[:16],
         ),
     )
     return session_id
@@ -77,7 +86,7 @@ async def load_session(db: Database, session_id: str, now: datetime) -> CurrentU
     """The signed-in user for a cookie value, or None if the session is unknown, expired or disabled."""
     id_hash = token_hash(session_id)
     row = await db.fetch_one(
-        "SELECT s.last_seen_at, s.expires_at, u.id, u.clinic_id, u.role, u.email, u.display_name,"
+        "SELECT s.last_seen_at, s.expires_at, s.stage, u.id, u.clinic_id, u.role, u.email, u.display_name,"
         " u.timezone, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
         (id_hash,),
     )
@@ -100,6 +109,7 @@ async def load_session(db: Database, session_id: str, now: datetime) -> CurrentU
         display_name=row["display_name"],
         timezone=row["timezone"],
         session_hash=id_hash,
+        stage=row["stage"],
     )
 
 
@@ -109,3 +119,21 @@ async def end_session(conn: aiosqlite.Connection, session_hash: str) -> None:
 
 async def end_all_sessions(conn: aiosqlite.Connection, user_id: str) -> None:
     await conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+
+async def end_other_sessions(conn: aiosqlite.Connection, user_id: str, keep_hash: str) -> int:
+    cursor = await conn.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash != ?", (user_id, keep_hash))
+    return cursor.rowcount
+
+
+async def end_session_by_public_id(conn: aiosqlite.Connection, user_id: str, public_id: str) -> bool:
+    cursor = await conn.execute("DELETE FROM sessions WHERE user_id = ? AND public_id = ?", (user_id, public_id))
+    return cursor.rowcount == 1
+
+
+async def sessions_of(db: Database, user_id: str, now: datetime) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "SELECT id_hash, public_id, created_at, last_seen_at, client_address, user_agent FROM sessions"
+        " WHERE user_id = ? AND stage = 'full' AND expires_at > ? ORDER BY last_seen_at DESC",
+        (user_id, iso(now)),
+    )

@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 from server import backup
 from server.accounts import routes as accounts_routes
 from server.accounts.service import Client
+from server.admin import erasure as admin_erasure
 from server.admin import routes as admin_routes
 from server.clinic import routes as clinic_routes
 from server.clock import Clock, SystemClock
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
             healthz,
             *accounts_routes.ROUTES,
             *admin_routes.ROUTES,
+            *admin_erasure.ROUTES,
             *clinic_routes.ROUTES,
             *journal_api.ROUTES,
             *journal_routes.ROUTES,

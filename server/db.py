@@ -26,6 +26,9 @@ PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    # Deleted rows are overwritten, not just unlinked: a deleted entry or an erased patient is gone from
+    # the file, not waiting in a free page for someone with a hex editor.
+    "PRAGMA secure_delete=ON",
 )
 
 Params = Sequence[Any] | dict[str, Any]
@@ -98,6 +101,12 @@ class Database:
             yield conn
         finally:
             self._readers.put_nowait(conn)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it, so nothing lingers in the -wal file."""
+        assert self._writer is not None, "database is not open"
+        async with self._write_lock:
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         async with self.reader() as conn, conn.execute(sql, params) as cursor:

@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from server import backup
+from server.accounts import resets as accounts_resets
 from server.accounts import routes as accounts_routes
 from server.accounts.service import Client
 from server.admin import erasure as admin_erasure
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         route_handlers=[
             healthz,
             *accounts_routes.ROUTES,
+            *accounts_resets.ROUTES,
             *admin_routes.ROUTES,
             *admin_erasure.ROUTES,
             *clinic_routes.ROUTES,

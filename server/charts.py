@@ -37,6 +37,7 @@ class Series(msgspec.Struct, frozen=True):
 
 def line_chart(
     *,
+    chart_id: str,
     title: str,
     description: str,
     start: date,
@@ -47,7 +48,10 @@ def line_chart(
     bands: list[Band] = [],  # noqa: B006
     y_ticks: tuple[float, ...] = (0, 5, 10),
 ) -> Markup:
-    """A daily line chart from ``start`` to ``end`` with vertical markers (ketamine sessions) and bands."""
+    """A daily line chart from ``start`` to ``end`` with vertical markers (ketamine sessions) and bands.
+
+    ``chart_id`` keeps the title and description ids unique when a page shows several charts.
+    """
     span = max((end - start).days, 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -58,9 +62,9 @@ def line_chart(
         return TOP + plot_h * (1 - value / y_max)
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc"'
-        ' xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(description)}</desc>',
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img"'
+        f' aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>',
     ]
     for index, band in enumerate(bands):
         top, bottom = y(min(band.high, y_max)), y(band.low)

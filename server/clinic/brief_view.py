@@ -41,6 +41,7 @@ def context(brief: Brief) -> dict[str, Any]:
     start, end = _day(brief.since, zone), _day(brief.until, zone)
     markers = [Marker(day=_day(s.scheduled_for, zone), label=session_label(s)) for s in brief.sessions]
     mood_chart = line_chart(
+        chart_id="mood-chart",
         title=f"Daily mood and anxiety of {brief.patient.display_name}",
         description="Average of shared check-ins per day, 0 to 10; vertical lines are ketamine sessions.",
         start=start,
@@ -57,6 +58,7 @@ def context(brief: Brief) -> dict[str, Any]:
         markers=markers,
     )
     scores_chart = line_chart(
+        chart_id="scores-chart",
         title="PHQ-9 and GAD-7 over their severity bands",
         description="Questionnaire totals; shaded bands are the PHQ-9 severity ranges (GAD-7 uses the same cut-offs).",
         start=start,

@@ -211,11 +211,15 @@ async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
 
 
 async def _event(db: Database, user: CurrentUser, event_id: str) -> tuple[str, str]:
-    """(patient_id, source) of an appointment or session the therapist may reach; else 404."""
+    """(patient_id, source) of an appointment or session the therapist may reach; else the same 404 as
+    for an id that does not exist."""
     owner = await course_queries.event_owner(db, event_id)
-    if owner is None:
-        raise NotFoundException("No such appointment.")
-    await patient_in_reach(db, user, owner["patient_id"])
+    try:
+        if owner is None:
+            raise NotFoundException
+        await patient_in_reach(db, user, owner["patient_id"])
+    except NotFoundException:
+        raise NotFoundException(workspace.NO_APPOINTMENT) from None
     return str(owner["patient_id"]), str(owner["source"])
 
 
@@ -225,7 +229,13 @@ class AppointmentsApi(Controller):
 
     @get("/", guards=[signed_in], description="Patients: their own. Therapists: their patients', from start for days.")
     async def list_appointments(
-        self, user: CurrentUser, db: Database, clock: Clock, start: date | None = None, days: WeekDays = 7
+        self,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        start: date | None = None,
+        days: WeekDays = 7,
     ) -> AppointmentList:
         if user.role == "patient":
             listing = await course.patient_appointments(db, user.id)
@@ -236,7 +246,9 @@ class AppointmentsApi(Controller):
         zone = await _clinic_zone(db, user)
         first = start or clock.now().astimezone(zone).date()
         begin = datetime(first.year, first.month, first.day, tzinfo=zone)
-        return await course.week(db, user.id, begin, days)
+        listing = await course.week(db, user.id, begin, days)
+        await record_read(db, at=iso(clock.now()), actor=actor, action="week.viewed")
+        return listing
 
     @patch("/{appointment_id:str}", guards=[therapists_only])
     async def change(
@@ -249,8 +261,7 @@ class AppointmentsApi(Controller):
 
     @get("/{appointment_id:str}/notes", guards=[therapists_only])
     async def notes(self, appointment_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> NoteList:
-        patient_id = await workspace.appointment_patient(db, appointment_id)
-        await patient_in_reach(db, user, patient_id)
+        patient_id = (await workspace.appointment_in_reach(db, user, appointment_id)).id
         await record_read(
             db,
             at=iso(clock.now()),
@@ -266,8 +277,7 @@ class AppointmentsApi(Controller):
     async def add_note(
         self, appointment_id: str, data: NoteIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> NoteOut:
-        patient_id = await workspace.appointment_patient(db, appointment_id)
-        await patient_in_reach(db, user, patient_id)
+        patient_id = (await workspace.appointment_in_reach(db, user, appointment_id)).id
         return await workspace.add_note(
             db, clock, appointment_id=appointment_id, patient_id=patient_id, actor=actor, body=data.body
         )
@@ -457,7 +467,8 @@ class ClinicPages(Controller):
         await course.change_event(
             db, clock, event_id=appointment_id, source=source, patient_id=patient_id, actor=actor, data=change
         )
-        return redirect(safe_next(fields["back"], f"/clinic/patients/{patient_id}") + "?saved=appointment")
+        back = safe_next(fields["back"], f"/clinic/patients/{patient_id}")
+        return redirect(back + ("&" if "?" in back else "?") + "saved=appointment")
 
     @get("/appointments/{appointment_id:str}")
     async def appointment(
@@ -469,8 +480,7 @@ class ClinicPages(Controller):
         db: Database,
         clock: Clock,
     ) -> Template:
-        patient_id = await workspace.appointment_patient(db, appointment_id)
-        patient = await patient_in_reach(db, user, patient_id)
+        patient = await workspace.appointment_in_reach(db, user, appointment_id)
         listing = await course.patient_appointments(db, patient.id)
         appointment = next(a for a in listing.items if a.id == appointment_id)
         await record_read(
@@ -501,8 +511,7 @@ class ClinicPages(Controller):
         db: Database,
         clock: Clock,
     ) -> Redirect:
-        patient_id = await workspace.appointment_patient(db, appointment_id)
-        await patient_in_reach(db, user, patient_id)
+        patient_id = (await workspace.appointment_in_reach(db, user, appointment_id)).id
         fields = await form_fields(request, "body")
         data = convert_form({"body": fields["body"]}, NoteIn)
         await workspace.add_note(

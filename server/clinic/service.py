@@ -43,7 +43,7 @@ from server.measures.flags import flag_out
 from server.measures.instruments import INSTRUMENTS, change_status
 from server.security import audit
 from server.security.audit import Actor
-from server.security.reach import PatientRef
+from server.security.reach import PatientRef, patient_in_reach
 from server.security.sessions import CurrentUser
 
 DEFAULT_BRIEF_DAYS = 30
@@ -137,22 +137,25 @@ def filter_caseload(rows: list[CaseloadRow], which: str | None, now: datetime, z
 # --- the integration brief --------------------------------------------------------------------------
 
 
-async def brief_window(db: Database, clock: Clock, patient_id: str, since: str | None) -> tuple[str, str]:
-    """(since, until) as UTC timestamps: the chosen date, else the last integration appointment, else 30 days."""
+async def brief_window(
+    db: Database, clock: Clock, patient_id: str, since: str | None, zone: ZoneInfo
+) -> tuple[str, str]:
+    """(since, until) as UTC timestamps: the chosen date (from midnight in the patient's time zone), else
+    the last integration appointment, else 30 days."""
     now = clock.now()
     if since:
         try:
             start = date.fromisoformat(since)
         except ValueError:
             raise FieldError("since", "since must be a date, like 2026-11-01.") from None
-        return iso(datetime(start.year, start.month, start.day, tzinfo=now.tzinfo)), iso(now)
+        return iso(datetime(start.year, start.month, start.day, tzinfo=zone)), iso(now)
     last = await course_queries.last_integration_before(db, patient_id, iso(now))
     return last or iso(now - timedelta(days=DEFAULT_BRIEF_DAYS)), iso(now)
 
 
 async def brief(db: Database, clock: Clock, *, therapist: CurrentUser, patient: PatientRef, since: str | None) -> Brief:
-    start, until = await brief_window(db, clock, patient.id, since)
     zone = ZoneInfo(patient.timezone)
+    start, until = await brief_window(db, clock, patient.id, since, zone)
     since_date = parse_iso(start).astimezone(zone).date().isoformat()
     today = parse_iso(until).astimezone(zone).date().isoformat()
     rows = await queries.visible_entries(db, patient.id, since_date)
@@ -254,6 +257,8 @@ async def mark_reviewed(
     up_to: datetime,
     entry_ids: list[str] | None,
 ) -> int:
+    if up_to.tzinfo is None:
+        raise FieldError("up_to", "up_to needs a time zone, like 2026-11-21T12:00:00Z (use the brief's as_of).")
     now = iso(clock.now())
     async with db.transaction() as conn:
         marked = await queries.mark_reviewed(
@@ -268,11 +273,18 @@ async def mark_reviewed(
 # --- clinician notes --------------------------------------------------------------------------------
 
 
-async def appointment_patient(db: Database, appointment_id: str) -> str:
+NO_APPOINTMENT = "No such appointment."
+
+
+async def appointment_in_reach(db: Database, therapist: CurrentUser, appointment_id: str) -> PatientRef:
+    """The appointment's patient, if the therapist may reach them. Missing and out of reach answer alike."""
     row = await queries.appointment_of_patient(db, appointment_id)
     if row is None:
-        raise NotFoundException("No such appointment.")
-    return str(row["patient_id"])
+        raise NotFoundException(NO_APPOINTMENT)
+    try:
+        return await patient_in_reach(db, therapist, row["patient_id"])
+    except NotFoundException:
+        raise NotFoundException(NO_APPOINTMENT) from None
 
 
 async def notes(db: Database, appointment_id: str) -> list[NoteOut]:

@@ -36,6 +36,7 @@ from server.journal.schemas import (
 )
 from server.measures import service as measures
 from server.measures.instruments import INSTRUMENTS
+from server.reminders import service as reminders
 from server.security.audit import Actor
 from server.security.auth import patients_only
 from server.security.sessions import CurrentUser
@@ -94,6 +95,7 @@ class JournalPages(Controller):
             activity_tags=ACTIVITY_TAGS,
             values={},
             error=None,
+            reminders=await reminders.in_app(db, clock, user.id),
         )
 
     @post("/checkin")
@@ -425,6 +427,7 @@ class JournalPages(Controller):
             if not s.cancelled
         ]
         chart = line_chart(
+            chart_id="mood-chart",
             title="Your mood, last 30 days",
             description="Daily average mood, 0 to 10, with ketamine sessions marked. The table below has the numbers.",
             start=start,
@@ -579,8 +582,14 @@ class HelpPages(Controller):
     @get("/help")
     async def help(self, request: Request[Any, Any, Any], db: Database) -> Template:
         # Open to everyone, signed in or not: someone in crisis must never meet a sign-in page here.
+        # The same page for everyone (no user in it), so the phone can keep it for offline use: no-cache,
+        # not no-store. The crisis numbers are the clinic's, not anyone's data.
         lines = [msgspec.to_builtins(line) for line in await service.crisis_lines(db)]
-        return page(request, "journal/help.html", crisis_lines=lines)
+        return Template(
+            template_name="journal/help.html",
+            context={"user": None, "shell": True, "crisis_lines": lines},
+            headers={"Cache-Control": "no-cache"},
+        )
 
 
 # Registered by server.app; a feature adds its controllers here and nowhere else.

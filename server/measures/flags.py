@@ -58,9 +58,13 @@ async def acknowledge(
     db: Database, clock: Clock, *, therapist: CurrentUser, actor: Actor, flag_id: str, note: str
 ) -> FlagOut:
     row = await queries.flag_view(db, flag_id)
-    if row is None:
-        raise NotFoundException("No such flag.")
-    await patient_in_reach(db, therapist, row["patient_id"])  # 404 outside the care team
+    try:
+        if row is None:
+            raise NotFoundException
+        await patient_in_reach(db, therapist, row["patient_id"])
+    except NotFoundException:
+        # Someone else's flag and no flag at all answer alike.
+        raise NotFoundException("No such flag.") from None
     now = iso(clock.now())
     async with db.transaction() as conn:
         if not await queries.acknowledge(conn, flag_id, therapist.id, note.strip(), now):

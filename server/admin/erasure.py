@@ -1,6 +1,10 @@
 """Erasing a patient on request: every row of theirs in every table, the search index included,
 overwritten on disk (secure_delete) and checkpointed out of the WAL. The audit trail keeps that an
 erasure happened, and its earlier rows, which never held what the patient wrote: ids, actions, times.
+
+The export is offered to the patient, not to the admin: private entries are never shown to anyone but
+their author, so the admin's page tells them to ask the patient to download it first (History ->
+Download everything) while they can still sign in.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from typing import Annotated, Any
 
 import aiosqlite
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK
@@ -18,9 +22,8 @@ from msgspec import Meta
 from server.clock import Clock, iso
 from server.db import Database, fetch_all
 from server.errors import ConflictError, FieldError
-from server.exports.service import json_export
 from server.security import audit
-from server.security.audit import Actor, record_read
+from server.security.audit import Actor
 from server.security.auth import admins_only
 from server.security.reach import patient_in_reach
 from server.security.sessions import CurrentUser
@@ -93,15 +96,6 @@ class ErasureApi(Controller):
     path = "/api/v1/admin/patients/{patient_id:str}"
     guards = [admins_only]
     tags = ["admin"]
-
-    @get("/export", description="Everything the patient has, to hand to them before erasure (audited).")
-    async def export(
-        self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
-    ) -> Response[Any]:
-        patient = await patient_in_reach(db, user, patient_id, administrative=True)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="export.for_erasure", patient_id=patient.id)
-        data = await json_export(db, clock, patient.id, team_view=False)
-        return Response(data, headers={"Content-Disposition": 'attachment; filename="afterglow-export.json"'})
 
     @post("/erase", status_code=HTTP_200_OK)
     async def erase(

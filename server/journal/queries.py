@@ -149,6 +149,11 @@ _CHECKIN_BEFORE = _NEIGHBOUR.format(op="<", order="DESC")
 _CHECKIN_AFTER = _NEIGHBOUR.format(op=">", order="ASC")
 
 
+async def session_is_patients(db: Database, session_id: str, patient_id: str) -> bool:
+    row = await db.fetch_one("SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?", (session_id, patient_id))
+    return row is not None
+
+
 async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:
     row = await fetch_one(conn, "SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?", (session_id, patient_id))
     return row is not None

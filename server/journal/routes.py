@@ -271,6 +271,8 @@ class JournalPages(Controller):
     async def aftercare_form(
         self, request: Request[Any, Any, Any], db: Database, user: CurrentUser, session: str, entry: UUID | None = None
     ) -> Template:
+        if not await queries.session_is_patients(db, session, user.id):
+            raise NotFoundException("No such session.")
         existing = (
             await service.get_entry(db, patient_id=user.id, kind="aftercare", entry_id=str(entry)) if entry else None
         )

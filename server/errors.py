@@ -62,7 +62,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     partial = request.scope.get("partial_user")
     stage = getattr(partial, "stage", None)
     if is_api(request):
-        body: dict[str, Any] = {"detail": exc.detail, "errors": field_errors(exc)}
+        # status_code too: it is what the OpenAPI document promises for every error response.
+        body: dict[str, Any] = {"status_code": status, "detail": exc.detail, "errors": field_errors(exc)}
         if isinstance(exc, NotAuthorizedException) and stage is not None:
             # Half-way through signing in: say what is missing rather than only "sign in".
             body["mfa_required" if stage == "mfa" else "mfa_enrolment_required"] = True

@@ -53,7 +53,7 @@ def test_an_out_of_team_patient_looks_exactly_like_a_nonexistent_one(client: Cli
 
     assert other_team.status_code == nobody.status_code == a_therapist.status_code == 404
     assert other_team.content == nobody.content == a_therapist.content
-    assert other_team.json() == {"detail": "No such patient.", "errors": []}
+    assert other_team.json() == {"status_code": 404, "detail": "No such patient.", "errors": []}
 
 
 def test_the_patient_list_holds_only_the_therapists_own_patients(client: Client, people: People) -> None:

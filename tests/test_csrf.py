@@ -32,7 +32,7 @@ def test_api_login_without_the_csrf_header_is_refused_and_changes_nothing(
 
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"detail": "CSRF token verification failed", "errors": []}
+    assert response.json() == {"status_code": 403, "detail": "CSRF token verification failed", "errors": []}
     assert nothing_happened(settings)
 
 

@@ -100,7 +100,7 @@ def test_api_errors_are_json_with_detail_and_errors(client: Client, people: Peop
     ):
         assert response.headers["content-type"].startswith("application/json")
         body = response.json()
-        assert set(body) == {"detail", "errors"}
+        assert set(body) == {"status_code", "detail", "errors"}
         assert isinstance(body["detail"], str) and body["detail"]
         assert body["errors"] == []
 
@@ -110,7 +110,7 @@ def test_api_validation_errors_name_the_field(client: Client) -> None:
     missing = client.post("/api/v1/auth/login", json={"email": "someone@example.test"})
 
     assert wrong_type.status_code == missing.status_code == 400
-    assert set(wrong_type.json()) == set(missing.json()) == {"detail", "errors"}
+    assert set(wrong_type.json()) == set(missing.json()) == {"status_code", "detail", "errors"}
     assert [error["field"] for error in wrong_type.json()["errors"]] == ["email"]
     # A missing field is reported against the body as a whole, with the field named in the message.
     assert "`password`" in missing.json()["errors"][0]["message"]
@@ -122,7 +122,7 @@ def test_unknown_fields_in_api_bodies_are_refused(client: Client) -> None:
     )
 
     assert response.status_code == 400
-    assert set(response.json()) == {"detail", "errors"}
+    assert set(response.json()) == {"status_code", "detail", "errors"}
 
 
 def test_an_oversized_api_body_is_refused_with_json_413(client: Client, settings: Settings) -> None:
@@ -133,7 +133,7 @@ def test_an_oversized_api_body_is_refused_with_json_413(client: Client, settings
     )
 
     assert response.status_code == 413
-    assert set(response.json()) == {"detail", "errors"}
+    assert set(response.json()) == {"status_code", "detail", "errors"}
     assert count(settings, "login_failures") == 0
 
 

@@ -100,7 +100,7 @@ def test_wrong_password_and_unknown_email_get_byte_identical_answers(
 
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.content == unknown_email.content
-    assert wrong_password.json() == {"detail": "Email or password is incorrect.", "errors": []}
+    assert wrong_password.json() == {"status_code": 401, "detail": "Email or password is incorrect.", "errors": []}
     assert SESSION_COOKIE not in client.cookies
     assert count(settings, "sessions") == 0
 
@@ -134,7 +134,7 @@ def test_five_failures_throttle_the_sixth_attempt_even_with_the_right_password(
     assert throttled.status_code == 429
     assert throttled.headers["retry-after"] == "900"  # the clock is frozen: the 15-minute window ends in 900 s
     body = throttled.json()
-    assert set(body) == {"detail", "errors"}
+    assert set(body) == {"status_code", "detail", "errors"}
     assert "15 minute" in body["detail"]
     assert SESSION_COOKIE not in client.cookies
     assert count(settings, "sessions") == 0

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from server.admin import clinic_settings
 from server.clock import Clock, iso, parse_iso
 from server.db import Database
 from server.measures import queries, schedule
@@ -21,9 +22,12 @@ def _local_day(utc_text: str, zone: ZoneInfo) -> date:
 
 
 async def schedule_settings(db: Database, patient_id: str) -> schedule.ScheduleSettings:
+    """The patient's own schedule if their therapist set one, else their clinic's defaults (which fall
+    back to the built-in schedule for anything the clinic left unset)."""
     row = await queries.schedule(db, patient_id)
     if row is None:
-        return schedule.ScheduleSettings()
+        defaults = await clinic_settings.schedule_defaults_for(db, patient_id)
+        return schedule.ScheduleSettings(**msgspec.structs.asdict(defaults))
     return schedule.ScheduleSettings(
         induction_interval_days=row["induction_interval_days"],
         maintenance_interval_days=row["maintenance_interval_days"],

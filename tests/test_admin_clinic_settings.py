@@ -30,6 +30,7 @@ def settings_body(**changes: Any) -> dict[str, Any]:
             "ebi_after_session": True,
             "window_days": 3,
         },
+        "mfa_required_for_clinicians": False,
     }
     body.update(changes)
     return body

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
+from server.db import connect_sync
 from server.exports.queries import WITHHELD
 from server.settings import Settings
 from tests.conftest import Client, People, count, query
@@ -61,6 +62,13 @@ def write_everything(client: Client, people: People) -> dict[str, str]:
     client.login(people.patient_a.email)
     assert client.put("/api/v1/me/settings", json={"default_sharing": "discuss"}).status_code == 200
     assert client.put("/api/v1/safety-plan", json={"reason_for_living": "my cat"}).status_code == 200
+    # Reminders: a preference and a device (an endpoint of a push service the server accepts; nothing is sent).
+    assert client.put("/api/v1/reminders/preferences", json={"capture": False}).status_code == 200
+    device = {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/export",
+        "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+    }
+    assert client.post("/api/v1/push/subscriptions", json=device).status_code == 201
     ids = {
         "private_checkin": put(
             client,
@@ -120,6 +128,14 @@ def test_the_patients_export_has_every_table_that_holds_their_data(
     client.login(people.patient_b.email)
     put(client, "checkins", {"mood": 4, "note": "canary-patient-b-3c1d"})
     ids = write_everything(client, people)
+    # A reminder the scheduler claimed (tests/test_reminders.py sends real ones through a push service).
+    conn = connect_sync(settings.database_path)
+    conn.execute(
+        "INSERT INTO reminders_sent (patient_id, kind, occasion, claimed_at, claimed_by)"
+        " VALUES (?, 'checkin', ?, ?, 't')",
+        (people.patient_a.id, "2026-11-21", "2026-11-21T20:00:00.000000Z"),
+    )
+    conn.close()
 
     response = client.get("/api/v1/me/export")
 

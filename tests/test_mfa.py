@@ -212,3 +212,13 @@ def test_malformed_codes_are_simply_wrong(client: Client, people: People, clock:
     sign_in(client, people.patient_a.email)
     response = client.post("/api/v1/auth/mfa", json={"code": code})
     assert response.status_code in (400, 401)
+
+
+def test_the_admin_turns_the_requirement_on_in_clinic_settings(client: Client, people: People) -> None:
+    client.login(people.admin.email)
+    current = client.get("/api/v1/admin/clinic").json()
+    assert current["mfa_required_for_clinicians"] is False
+    body = {k: current[k] for k in ("name", "crisis_lines", "missed_checkin_days", "schedule_defaults")}
+    assert client.put("/api/v1/admin/clinic", json={**body, "mfa_required_for_clinicians": True}).status_code == 200
+    assert sign_in(client, people.therapist_a.email).json()["mfa_enrolment_required"] is True
+    assert sign_in(client, people.patient_a.email).json()["user"]["id"] == people.patient_a.id  # patients choose

@@ -19,3 +19,22 @@ export async function putJson(url, body) {
   }
   return { status: response.status, data };
 }
+
+// Any JSON call (GET, POST, DELETE) with the CSRF header on unsafe ones.
+export async function callJson(method, url, body) {
+  const headers = { "X-CSRFToken": csrfToken() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  return { status: response.status, data };
+}

@@ -1,8 +1,11 @@
 // Reflection forms: one prompt per screen for the integration reflection (back, next, skip, progress),
-// and a draft saved to the server as the patient types, so closing the tab loses nothing.
-// Without JavaScript the same form shows every prompt and posts normally.
-import { putJson } from "./api.js";
+// and a draft kept as the patient types: first in the outbox on this phone (IndexedDB), then on the
+// server, so closing the app (offline or not) loses nothing. Saving the finished reflection goes through
+// the outbox too (pwa/js/forms.js). Without JavaScript the same form shows every prompt and posts normally.
+import "./outbox-core.js";
+import { csrfToken } from "./api.js";
 
+const outbox = self.AfterglowOutbox;
 const form = document.querySelector(".reflect-form");
 const AUTOSAVE_DELAY_MS = 800;
 
@@ -19,58 +22,95 @@ function draftBody() {
   const sharing = form.querySelector("[name=sharing]");
   if (session && session.value) body.kap_session_id = session.value;
   if (promptSet && promptSet.value) body.prompt_set = promptSet.value;
-  if (sharing) body.sharing = sharing.value;
+  if (sharing && sharing.value) body.sharing = sharing.value;
   return body;
+}
+
+// Where to carry on writing: the offline shell's copy of this form, which opens offline too.
+export function resumeLink(kind, id) {
+  return `/app/reflect${kind === "free" ? "" : `/${kind}`}?entry=${id}`;
+}
+
+function timeNow() {
+  return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+const DRAFT_WORDS = {
+  pending: "Saved on this phone — not yet sent. You seem to be offline.",
+  signin: "Saved on this phone only. Please sign in again to keep saving.",
+};
+
+async function saveDraft(status) {
+  const id = form.dataset.entryId;
+  const queued = await outbox.get(id);
+  // The finished reflection is already on its way: a draft must never replace it.
+  if ((queued && !queued.draft) || form.dataset.submitted === id) return;
+  await outbox.put("reflection", id, draftBody(), {
+    draft: true,
+    href: resumeLink(form.dataset.kind, id),
+    owner: document.body.dataset.user || undefined,
+  });
+  const [result] = await outbox.replay({ csrfToken: csrfToken(), ids: [id] });
+  const outcome = result ? result.outcome : "pending";
+  status.textContent =
+    outcome === "saved"
+      ? `Draft saved at ${timeNow()}.`
+      : DRAFT_WORDS[outcome] || "Saved on this phone only. We will try again as you write.";
+}
+
+// Hidden fields the shell's empty form lacks: a draft begun on a session's page stays about that session.
+function keepField(name, value) {
+  if (!value || form.querySelector(`[name=${name}]`)) return;
+  const field = document.createElement("input");
+  field.type = "hidden";
+  field.name = name;
+  field.value = value;
+  form.prepend(field);
+}
+
+async function restore(status) {
+  const queued = await outbox.get(form.dataset.entryId);
+  if (!queued) return;
+  keepField("kap_session_id", queued.body.kap_session_id);
+  keepField("prompt_set", queued.body.prompt_set);
+  for (const answer of queued.body.answers || []) {
+    const area = form.querySelector(`textarea[name="answer:${CSS.escape(answer.prompt_id)}"]`);
+    if (area && !area.value) area.value = answer.text;
+  }
+  status.textContent = "We restored what you wrote on this phone.";
 }
 
 function setupAutosave() {
   // A finished reflection being edited is saved only when the patient presses Save.
   if (form.querySelector("[name=base_version]")) return;
   const status = form.querySelector(".save-status");
-  const localKey = `afterglow-draft:${form.dataset.entryId}`;
   let timer = null;
   let saving = Promise.resolve();
 
   const save = () => {
-    saving = saving.then(async () => {
-      const body = draftBody();
-      // Kept on this device until the server has it, so a dropped connection loses nothing.
-      localStorage.setItem(localKey, JSON.stringify(body));
-      try {
-        const { status: code } = await putJson(`/api/v1/reflections/${form.dataset.entryId}`, body);
-        if (code === 200 || code === 201) {
-          localStorage.removeItem(localKey);
-          status.textContent = `Draft saved at ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`;
-        } else if (code === 401 || code === 403) {
-          status.textContent = "Saved on this phone only. Please sign in again to keep saving.";
-        } else {
-          status.textContent = "Saved on this phone only. We will try again as you write.";
-        }
-      } catch {
-        status.textContent = "Saved on this phone — not yet sent. You seem to be offline.";
-      }
+    timer = null;
+    saving = saving.then(() => saveDraft(status)).catch(() => {
+      status.textContent = "Could not save the draft on this phone.";
     });
+    return saving;
   };
 
-  const restored = localStorage.getItem(localKey);
-  if (restored) {
-    for (const answer of JSON.parse(restored).answers || []) {
-      const area = form.querySelector(`textarea[name="answer:${CSS.escape(answer.prompt_id)}"]`);
-      if (area && !area.value) area.value = answer.text;
-    }
-    status.textContent = "We restored what you wrote on this phone.";
-  }
   form.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(save, AUTOSAVE_DELAY_MS);
   });
   form.addEventListener("submit", () => clearTimeout(timer));
+  form.addEventListener("outbox:reset", () => {
+    clearTimeout(timer);
+    status.textContent = "";
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden" && timer) {
       clearTimeout(timer);
       save();
     }
   });
+  return restore(status);
 }
 
 function setupStepper() {
@@ -115,6 +155,8 @@ function setupStepper() {
 }
 
 if (form) {
-  setupStepper();
-  setupAutosave();
+  // Restore first, so the stepper opens at the first question still empty.
+  Promise.resolve(setupAutosave())
+    .catch(() => undefined)
+    .finally(setupStepper);
 }

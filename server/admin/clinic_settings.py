@@ -20,7 +20,7 @@ from server.security import audit
 from server.security.audit import Actor
 from server.security.sessions import CurrentUser
 
-SETTING_FIELDS = ("name", "crisis_lines", "missed_checkin_days", "schedule_defaults")
+SETTING_FIELDS = ("name", "crisis_lines", "missed_checkin_days", "schedule_defaults", "mfa_required_for_clinicians")
 
 # One wording per rule, for the API's errors and the form's alike.
 NAME_PROBLEM = "Enter the clinic's name (up to 200 characters)."
@@ -73,6 +73,7 @@ def _settings_of(row: sqlite3.Row) -> ClinicSettingsOut:
         crisis_lines=_lines_of(row["crisis_lines"]),
         missed_checkin_days=row["missed_checkin_days"],
         schedule_defaults=schedule_of(row["schedule_defaults"]),
+        mfa_required_for_clinicians=bool(row["mfa_required_for_clinicians"]),
     )
 
 
@@ -119,6 +120,7 @@ def _stored(data: ClinicSettingsIn) -> dict[str, Any]:
         "crisis_lines": msgspec.json.encode(data.crisis_lines).decode(),
         "missed_checkin_days": data.missed_checkin_days,
         "schedule_defaults": msgspec.json.encode(data.schedule_defaults).decode(),
+        "mfa_required_for_clinicians": int(data.mfa_required_for_clinicians),
     }
 
 

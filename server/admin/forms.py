@@ -69,6 +69,7 @@ def clinic_values(settings: ClinicSettingsOut) -> dict[str, Any]:
         "missed_checkin_days": str(settings.missed_checkin_days),
         "lines": lines,
         "schedule": msgspec.to_builtins(settings.schedule_defaults),
+        "mfa_required_for_clinicians": settings.mfa_required_for_clinicians,
     }
 
 
@@ -88,6 +89,7 @@ def _posted_clinic_values(form: FormMultiDict) -> dict[str, Any]:
             if f"line{i}_label" in form or f"line{i}_number" in form
         ],
         "schedule": schedule,
+        "mfa_required_for_clinicians": "mfa_required_for_clinicians" in form,  # an unticked box sends nothing
     }
 
 
@@ -133,6 +135,7 @@ def parse_clinic_form(form: FormMultiDict) -> tuple[dict[str, Any], ClinicSettin
             problems, "missed_checkin_days", values["missed_checkin_days"].strip(), MissedCheckinDays, MISSED_PROBLEM
         ),
         "schedule_defaults": _schedule(values["schedule"], problems),
+        "mfa_required_for_clinicians": values["mfa_required_for_clinicians"],
     }
     if problems:
         return values, None, problems

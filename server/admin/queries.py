@@ -80,7 +80,7 @@ async def open_invitations_by(db: Database, inviter_id: str, now: str) -> list[s
 
 # --- clinic settings -------------------------------------------------------------------------------------
 
-CLINIC_COLUMNS = "id, name, crisis_lines, missed_checkin_days, schedule_defaults"
+CLINIC_COLUMNS = "id, name, crisis_lines, missed_checkin_days, schedule_defaults, mfa_required_for_clinicians"
 
 
 async def clinic(db: Database, clinic_id: int) -> sqlite3.Row | None:
@@ -94,7 +94,8 @@ async def clinic_for_update(conn: aiosqlite.Connection, clinic_id: int) -> sqlit
 async def save_clinic(conn: aiosqlite.Connection, clinic_id: int, values: dict[str, Any]) -> None:
     await conn.execute(
         "UPDATE clinics SET name = :name, crisis_lines = :crisis_lines, missed_checkin_days = :missed_checkin_days,"
-        " schedule_defaults = :schedule_defaults WHERE id = :id",
+        " schedule_defaults = :schedule_defaults, mfa_required_for_clinicians = :mfa_required_for_clinicians"
+        " WHERE id = :id",
         {**values, "id": clinic_id},
     )
 

@@ -95,6 +95,8 @@ class ClinicSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     crisis_lines: Annotated[list[CrisisLineSetting], Meta(min_length=1, max_length=MAX_CRISIS_LINES)]
     missed_checkin_days: MissedCheckinDays
     schedule_defaults: ScheduleIn
+    # Therapists and admins must use two-factor sign-in (on unless the clinic decides otherwise).
+    mfa_required_for_clinicians: bool = True
 
 
 class ClinicSettingsOut(msgspec.Struct):
@@ -103,6 +105,7 @@ class ClinicSettingsOut(msgspec.Struct):
     crisis_lines: list[CrisisLineSetting]
     missed_checkin_days: int
     schedule_defaults: ScheduleIn
+    mfa_required_for_clinicians: bool
 
 
 # --- prompt sets -----------------------------------------------------------------------------------------

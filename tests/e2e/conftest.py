@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from server.db import connect_sync
 from server.demo import DEMO_PASSWORD, PATIENTS
 
 CHROMIUM = os.environ.get("AFTERGLOW_CHROMIUM", "/usr/bin/chromium")
@@ -97,3 +99,54 @@ def sign_in(page: Page, email: str = PATIENT_EMAIL, password: str = DEMO_PASSWOR
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+# --- helpers for the offline app's tests (tests/e2e/test_offline.py and friends) ----------------------------
+# The pages' Content-Security-Policy forbids eval, and Playwright's wait_for_function evaluates strings:
+# waits here are promises evaluated in the page instead, resolved by the event they wait for.
+
+WAIT_FOR_CONTROLLER = """() => navigator.serviceWorker.controller ? true : new Promise((resolve) =>
+    navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true)))"""
+CACHED_URLS = """async () => {
+    const found = {};
+    for (const name of await caches.keys()) {
+        found[name] = (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
+    }
+    return found;
+}"""
+API_PUT = """async ([url, body]) => {
+    const token = (document.cookie.match(/(?:^|;\\s*)afterglow_csrf=([^;]+)/) || [])[1] || "";
+    const response = await fetch(url, {method: "PUT", headers: {"Content-Type": "application/json",
+        "X-CSRFToken": decodeURIComponent(token)}, body: JSON.stringify(body)});
+    return {status: response.status, body: await response.json()};
+}"""
+
+
+def wait_until_controlled(page: Page) -> None:
+    """Until the service worker controls the page (installed, so the shell is in its cache)."""
+    page.evaluate(WAIT_FOR_CONTROLLER)
+
+
+def cached_urls(page: Page) -> dict[str, list[str]]:
+    urls: dict[str, list[str]] = page.evaluate(CACHED_URLS)
+    return urls
+
+
+def outbox_records(page: Page) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = page.evaluate("() => self.AfterglowOutbox.all()")
+    return records
+
+
+def api_put(page: Page, url: str, body: dict[str, object]) -> dict[str, object]:
+    """A PUT from the page, as the app makes it (cookie session, CSRF header)."""
+    result: dict[str, object] = page.evaluate(API_PUT, [url, body])
+    return result
+
+
+def server_rows(live_server: LiveServer, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    """Read the live server's database file directly."""
+    conn = connect_sync(live_server.var_dir / "afterglow.db")
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()

@@ -9,8 +9,9 @@ import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from server.clock import SystemClock
 from server.db import Database, MigrationError, apply_migrations, connect_sync
@@ -19,7 +20,7 @@ from server.settings import Settings, SettingsError, load_settings
 T = TypeVar("T")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     print(f"afterglow: {message}", file=sys.stderr)
     raise SystemExit(code)
 
@@ -114,6 +115,7 @@ def cmd_demo(settings: Settings, _: argparse.Namespace) -> None:
     _migrate(settings)
     people = _with_db(settings, lambda db: create_demo(db, SystemClock()))
     print(f"Demo clinic ready. Every demo account's password is: {DEMO_PASSWORD}")
+    print("Two-factor sign-in is off in the demo clinic so you can look around at once.")
     for person in people:
         print(f"  {person.role:<9} {person.email:<34} {person.name}")
     print(f"Sign in at {settings.base_url}/login")
@@ -138,42 +140,52 @@ def cmd_audit_verify(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
+    from server.backup import BackupError, backup_database, backup_file_name
+
     target = Path(args.path)
-    if target.exists():
-        _fail(f"{target} already exists; choose a new file name")
-    source = connect_sync(settings.database_path)
-    copy = sqlite3.connect(target)
+    if target.is_dir():  # a folder: name the file by the time, like the scheduled backups
+        target = target / backup_file_name(datetime.now(UTC))
     try:
-        # The online backup API copies a consistent snapshot while the server keeps writing.
-        source.backup(copy)
-        result = copy.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        copy.close()
-        source.close()
-    if result != "ok":
-        _fail(f"the backup at {target} failed its integrity check: {result}")
-    print(f"backup written to {target} (integrity check ok)")
+        info = backup_database(settings.database_path, target)
+    except BackupError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write the backup: {exc}")
+    print(
+        f"backup written to {info.path}: {info.size_bytes / 1024:.0f} KiB, {info.tables} tables, "
+        f"schema version {info.schema_version}, integrity check ok ({info.seconds:.2f} s)"
+    )
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
-    source_path = Path(args.path)
-    if not source_path.is_file():
-        _fail(f"{source_path} does not exist")
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    from server.backup import BackupError, restore_database
+
+    source = Path(args.path)
     try:
-        if source.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            _fail(f"{source_path} failed its integrity check; nothing was restored")
-        if settings.database_path.exists() and not args.force:
-            _fail(f"{settings.database_path} exists; stop the server and add --force to overwrite it")
-        target = connect_sync(settings.database_path)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-    finally:
-        source.close()
-    _migrate(settings)
-    print(f"restored {source_path} into {settings.database_path}")
+        info = restore_database(source, settings.database_path, force=args.force)
+    except BackupError as exc:
+        _fail(f"{exc}; nothing was changed")
+    except OSError as exc:
+        _fail(f"cannot restore: {exc}")
+    print(f"restored {source} into {settings.database_path} (schema version {info.schema_version}, integrity ok)")
+    if info.migrations_applied:
+        print(f"brought up to date with: {', '.join(info.migrations_applied)}")
+    if info.replaced_kept_at:
+        print(f"the database it replaced is kept at {info.replaced_kept_at}; delete it once you no longer need it")
+
+
+MAX_WORKERS = 64
+
+
+def _worker_count(raw: str) -> int:
+    """Every worker shares the one database (state, throttling, sessions and schedules live there)."""
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_WORKERS} (got {raw!r})")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="apply migrations and serve the app (default)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=_worker_count, default=1, help="worker processes (default 1)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
     create = sub.add_parser("create-user", help="create an admin or therapist (password on standard input)")

@@ -272,6 +272,7 @@ ROUTES: dict[str, tuple[dict[str, Any], Body]] = {
     "PUT /api/v1/admin/patients/{patient_id:str}/care-team/{therapist_id:str}": (ADMIN, none),
     "POST /api/v1/admin/users/{user_id:str}/enable": (ADMIN, none),
     "POST /api/v1/admin/users/{user_id:str}/password-reset": (ADMIN, none),
+    "POST /admin/users/{user_id:str}/password-link": (ADMIN, none),
 }
 
 # Run after everything else, in this order: they remove things or end sessions.
@@ -286,6 +287,7 @@ DESTRUCTIVE: dict[str, tuple[dict[str, Any], Body]] = {
     "POST /admin/users/{user_id:str}/disable": (ADMIN, none),
     "POST /api/v1/admin/users/{user_id:str}/disable": (ADMIN, none),
     "POST /api/v1/admin/users/{user_id:str}/mfa-reset": (ADMIN, none),
+    "POST /admin/users/{user_id:str}/two-factor-reset": (ADMIN, none),
     "POST /api/v1/admin/patients/{patient_id:str}/erase": (ADMIN, js({"confirm_email": "c@clinic.test"})),
     "POST /admin/patients/{patient_id:str}/erase": (ADMIN, form({"confirm_email": "d@clinic.test"})),
     "POST /account/sessions/end-others": (SIGNED_IN, none),
@@ -303,6 +305,8 @@ ABOUT_PATIENT_C = {
     "POST /admin/users/{user_id:str}/disable",
     "POST /api/v1/admin/users/{user_id:str}/disable",
     "POST /api/v1/admin/users/{user_id:str}/mfa-reset",
+    "POST /admin/users/{user_id:str}/password-link",
+    "POST /admin/users/{user_id:str}/two-factor-reset",
     "POST /api/v1/admin/patients/{patient_id:str}/erase",
     "DELETE /api/v1/admin/patients/{patient_id:str}/care-team/{therapist_id:str}",
     "POST /admin/patients/{patient_id:str}/care-team/{therapist_id:str}/remove",

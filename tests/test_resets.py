@@ -81,3 +81,24 @@ def test_an_admin_can_reset_a_lost_second_factor(
     login = client.post("/api/v1/auth/login", json={"email": people.therapist_a.email, "password": PASSWORD})
     assert login.json()["user"]["id"] == people.therapist_a.id
     assert "mfa.reset_by_admin" in [r["action"] for r in query(settings, "SELECT action FROM audit_log")]
+
+
+def test_the_admin_pages_make_a_link_and_erase_with_a_typed_confirmation(
+    client: Client, people: People, settings: Settings
+) -> None:
+    client.login(people.admin.email)
+    page = client.get(f"/admin/patients/{people.patient_a.id}")
+    assert "/password-link" in page.text and "/erase" in page.text
+    made = client.post(f"/admin/users/{people.patient_a.id}/password-link")
+    assert made.status_code == 200 and "/reset/" in made.text
+    assert made.headers["cache-control"] == "no-store"
+    wrong = client.post(f"/admin/patients/{people.patient_a.id}/erase", data={"confirm_email": "nope@x.y"})
+    assert wrong.status_code == 422
+    assert query(settings, "SELECT count(*) AS n FROM users WHERE id = ?", (people.patient_a.id,))[0]["n"] == 1
+    erased = client.post(
+        f"/admin/patients/{people.patient_a.id}/erase",
+        data={"confirm_email": people.patient_a.email},
+        follow_redirects=False,
+    )
+    assert erased.status_code == 303
+    assert query(settings, "SELECT count(*) AS n FROM users WHERE id = ?", (people.patient_a.id,))[0]["n"] == 0

@@ -141,6 +141,40 @@ class ResetApi(Controller):
         await reset_second_factor(db, clock, admin=user, actor=actor, user_id=user_id)
 
 
+class AdminResetPages(Controller):
+    """The buttons on an admin's patient and therapist pages."""
+
+    path = "/admin/users/{user_id:str}"
+    guards = [admins_only]
+    include_in_schema = False
+
+    async def _back(self, db: Database, user_id: str) -> str:
+        row = await db.fetch_one("SELECT role FROM users WHERE id = ?", (user_id,))
+        return f"/admin/{'patients' if row and row['role'] == 'patient' else 'therapists'}/{user_id}"
+
+    @post("/password-link")
+    async def password_link(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: str,
+        user: CurrentUser,
+        actor: Actor,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+    ) -> Template:
+        link = await create_reset_link(db, clock, settings, admin=user, actor=actor, user_id=user_id)
+        # Shown once on a no-store page, never put in a URL: the link is a key to the account.
+        return page(request, "admin/reset_link.html", link=link, back=await self._back(db, user_id))
+
+    @post("/two-factor-reset")
+    async def two_factor_reset(
+        self, user_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> Redirect:
+        await reset_second_factor(db, clock, admin=user, actor=actor, user_id=user_id)
+        return redirect(await self._back(db, user_id))
+
+
 class ResetPages(Controller):
     include_in_schema = False
 
@@ -165,4 +199,4 @@ class ResetPages(Controller):
         return redirect("/login?reset=1")
 
 
-ROUTES = [ResetApi, ResetPages]
+ROUTES = [ResetApi, AdminResetPages, ResetPages]

@@ -76,7 +76,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running while it is started,
+# and the suite runs on two cores with whole files per worker (pytest-xdist --dist loadfile), so a
+# worker's next file may be one that needs asyncio.run. Stopping Playwright after each file frees it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     e2e = Path(__file__).resolve().parent / "e2e"
     items.sort(key=lambda item: item.path.resolve().is_relative_to(e2e))
+
+
+class Desk:
+    """One sign-in per person; switching back restores that person's cookies (logins are slow)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.jars: dict[str, list[Cookie]] = {}
+        self.current: str | None = None
+
+    def __call__(self, person: Person, *, fresh: bool = False) -> Client:
+        """Act as ``person``; ``fresh`` signs in anew (a session that outlived the clock is gone)."""
+        if self.current is not None:
+            self.jars[self.current] = list(self.client.cookies.jar)
+        self.current = person.email
+        if fresh or person.email not in self.jars:
+            self.client.login(person.email)
+        else:
+            self.client.cookies.clear()
+            for cookie in self.jars[person.email]:
+                self.client.cookies.jar.set_cookie(cookie)
+        return self.client

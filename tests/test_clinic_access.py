@@ -9,38 +9,16 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from http.cookiejar import Cookie
 from typing import Any
 
 import pytest
 
 from server.settings import Settings
-from tests.conftest import Client, People, Person, query
+from tests.conftest import Client, Desk, People, query
 
 NOTE = "CLINICIAN-NOTE-CANARY about the session"
 # Every table this issue's routes could write to.
 TABLES = ("appointments", "kap_sessions", "clinician_notes", "entry_reviews", "flags", "entries", "audit_log")
-
-
-class Desk:
-    """One sign-in per person; switching back restores that person's cookies (logins are slow)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.jars: dict[str, list[Cookie]] = {}
-        self.current: str | None = None
-
-    def __call__(self, person: Person) -> Client:
-        if self.current is not None:
-            self.jars[self.current] = list(self.client.cookies.jar)
-        self.current = person.email
-        if person.email not in self.jars:
-            self.client.login(person.email)
-        else:
-            self.client.cookies.clear()
-            for cookie in self.jars[person.email]:
-                self.client.cookies.jar.set_cookie(cookie)
-        return self.client
 
 
 def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:

@@ -8,32 +8,10 @@ Now is Saturday 2026-11-21 12:00 UTC; the clinic's time zone is America/New_York
 from __future__ import annotations
 
 import re
-from http.cookiejar import Cookie
 from typing import Any
 
 from server.settings import Settings
-from tests.conftest import Client, People, Person, count, query
-
-
-class Desk:
-    """One sign-in per person; switching back restores that person's cookies (logins are slow)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.jars: dict[str, list[Cookie]] = {}
-        self.current: str | None = None
-
-    def __call__(self, person: Person) -> Client:
-        if self.current is not None:
-            self.jars[self.current] = list(self.client.cookies.jar)
-        self.current = person.email
-        if person.email not in self.jars:
-            self.client.login(person.email)
-        else:
-            self.client.cookies.clear()
-            for cookie in self.jars[person.email]:
-                self.client.cookies.jar.set_cookie(cookie)
-        return self.client
+from tests.conftest import Client, Desk, People, Person, count, query
 
 
 def create(client: Client, patient: Person, starts_at: str, kind: str = "integration", **extra: Any) -> Any:

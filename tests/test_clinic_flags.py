@@ -10,36 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from http.cookiejar import Cookie
 from typing import Any
 
 from server.db import Database
 from server.measures import flags
 from server.settings import Settings
-from tests.conftest import Client, FrozenClock, People, Person, query
+from tests.conftest import Client, Desk, FrozenClock, People, Person, query
 
 CANARY = "CANARY"  # in the private entries that raise a flag: never shown to the care team
-
-
-class Desk:
-    """One sign-in per person; switching back restores that person's cookies (logins are slow)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.jars: dict[str, list[Cookie]] = {}
-        self.current: str | None = None
-
-    def __call__(self, person: Person, *, fresh: bool = False) -> Client:
-        if self.current is not None:
-            self.jars[self.current] = list(self.client.cookies.jar)
-        self.current = person.email
-        if fresh or person.email not in self.jars:
-            self.client.login(person.email)
-        else:
-            self.client.cookies.clear()
-            for cookie in self.jars[person.email]:
-                self.client.cookies.jar.set_cookie(cookie)
-        return self.client
 
 
 def run_watcher(settings: Settings, clock: FrozenClock) -> int:

@@ -50,7 +50,7 @@ from server.measures import service as measures
 from server.measures.schemas import Acknowledgement, FlagList, FlagOut, ScheduleIn
 from server.security.audit import Actor, record_read
 from server.security.auth import signed_in, therapists_only
-from server.security.reach import patient_in_reach
+from server.security.reach import PatientRef, patient_in_reach
 from server.security.sessions import CurrentUser
 from server.settings import Settings
 from server.web import form_fields, page, redirect, safe_next
@@ -93,9 +93,8 @@ class PatientsApi(Controller):
     async def brief(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock, since: str | None = None
     ) -> Brief:
-        patient = await patient_in_reach(db, user, patient_id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "brief.viewed")
         result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="brief.viewed", patient_id=patient.id)
         return result
 
     @post("/{patient_id:str}/reviewed", status_code=HTTP_200_OK)
@@ -112,8 +111,7 @@ class PatientsApi(Controller):
     async def appointments(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> AppointmentList:
-        patient = await patient_in_reach(db, user, patient_id)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="appointments.viewed", patient_id=patient.id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "appointments.viewed")
         return await course.patient_appointments(db, patient.id)
 
     @post("/{patient_id:str}/appointments", status_code=HTTP_201_CREATED)
@@ -127,8 +125,7 @@ class PatientsApi(Controller):
     async def patient(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> PatientSummary:
-        patient = await patient_in_reach(db, user, patient_id)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="patient.viewed", patient_id=patient.id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "patient.viewed")
         return PatientSummary(
             id=patient.id,
             display_name=patient.display_name,
@@ -160,8 +157,7 @@ class PatientsApi(Controller):
     async def safety_plan(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> SafetyPlanOut:
-        patient = await patient_in_reach(db, user, patient_id)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="safety_plan.viewed", patient_id=patient.id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "safety_plan.viewed")
         return await journal.safety_plan(db, patient.id)
 
     @put("/{patient_id:str}/safety-plan", status_code=HTTP_200_OK)
@@ -177,8 +173,7 @@ class PatientsApi(Controller):
     async def kap_sessions(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> KapSessionList:
-        patient = await patient_in_reach(db, user, patient_id)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="kap_sessions.viewed", patient_id=patient.id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "kap_sessions.viewed")
         return await course.session_list(db, clock, patient.id)
 
     @post("/{patient_id:str}/kap-sessions", status_code=HTTP_201_CREATED)
@@ -192,8 +187,7 @@ class PatientsApi(Controller):
     async def questionnaire_schedule(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> ScheduleIn:
-        patient = await patient_in_reach(db, user, patient_id)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="schedule.viewed", patient_id=patient.id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "schedule.viewed")
         return msgspec.convert(msgspec.to_builtins(await measures.schedule_settings(db, patient.id)), ScheduleIn)
 
     @put("/{patient_id:str}/questionnaire-schedule", status_code=HTTP_200_OK)
@@ -203,6 +197,15 @@ class PatientsApi(Controller):
         patient = await patient_in_reach(db, user, patient_id)
         await measures.save_schedule(db, clock, patient_id=patient.id, actor=actor, data=data)
         return data
+
+
+async def _patient_read(
+    db: Database, clock: Clock, user: CurrentUser, actor: Actor, patient_id: str, action: str
+) -> PatientRef:
+    """The patient, if in the therapist's reach (else 404), with the read written to the audit trail."""
+    patient = await patient_in_reach(db, user, patient_id)
+    await record_read(db, at=iso(clock.now()), actor=actor, action=action, patient_id=patient.id)
+    return patient
 
 
 async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
@@ -405,9 +408,8 @@ class ClinicPages(Controller):
         clock: Clock,
         since: str | None = None,
     ) -> Template:
-        patient = await patient_in_reach(db, user, patient_id)
+        patient = await _patient_read(db, clock, user, actor, patient_id, "brief.viewed")
         result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="brief.viewed", patient_id=patient.id)
         return page(request, "clinic/brief.html", **brief_view.context(result), saved=request.query_params.get("saved"))
 
     @post("/patients/{patient_id:str}/reviewed")

@@ -85,5 +85,12 @@ def ago(moment: str, now: str) -> str:
     return "just now"
 
 
+def dialable(number: str) -> str:
+    """A phone number as a tel:/sms: link wants it: digits and a leading +, nothing else."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return ("+" + digits) if number.strip().startswith("+") else digits
+
+
 def register_template_globals(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["ago"] = ago
+    engine.engine.filters["dialable"] = dialable

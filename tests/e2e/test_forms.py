@@ -19,10 +19,14 @@ def test_a_check_in_that_raises_a_safety_alert_shows_the_crisis_card_at_once(
     [user] = server_rows(live_server, "SELECT id FROM users WHERE email = ?", (PATIENT.email,))
     flags_before = len(server_rows(live_server, "SELECT id FROM flags WHERE patient_id = ?", (user["id"],)))
 
-    for _ in range(2):  # mood of 1 or less, two check-ins running
-        page.goto("/home")
-        page.click(".checkin-form .scale-option:has(input[value='0'])")
-        page.click(".checkin-form [type=submit]")
+    # A mood of 1 or less two check-ins running raises the alert; the first one only says thank you, and
+    # that navigation must finish before the second form is used or the two navigations race.
+    page.goto("/home")
+    page.click(".checkin-form .scale-option:has(input[value='0'])")
+    page.click(".checkin-form [type=submit]")
+    page.wait_for_url("**/home?saved=checkin")
+    page.click(".checkin-form .scale-option:has(input[value='0'])")
+    page.click(".checkin-form [type=submit]")
 
     dialog = page.locator("[data-crisis-dialog]")
     expect(dialog).to_be_visible()

@@ -3,24 +3,39 @@
 Every connection runs in WAL mode with ``synchronous=FULL``: a health journal acknowledges a write only
 once it would survive a power cut. Write transactions start with ``BEGIN IMMEDIATE`` because a deferred
 transaction that later upgrades gets SQLITE_BUSY at once, ignoring ``busy_timeout``.
+
+Group commit: each ``transaction()`` runs inside a savepoint of a batch transaction on the one writer
+connection. Bodies still run one at a time (the lock), but while others are queued behind the lock the
+batch stays open, and the last of them commits it: one ``COMMIT`` (one fsync) for all of them. No
+``transaction()`` returns before the ``COMMIT`` that holds its writes has succeeded; if that fails, every
+member of the batch gets the error. A body that raises rolls back to its own savepoint only, so the other
+members of the batch keep their writes.
+
+Each ``await`` on aiosqlite is a hop to the connection's thread and back: ``BEGIN``/``SAVEPOINT`` ride
+along with a transaction's first statement, ``fetch_one``/``fetch_all`` are one hop each, and
+``Connection.run`` runs several statements in one hop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
+log = logging.getLogger("afterglow.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+INLINE_BUSY_TIMEOUT_MS = 20
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -32,6 +47,7 @@ PRAGMAS = (
 )
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 class MigrationError(Exception):
@@ -48,51 +64,414 @@ def connect_sync(path: Path) -> sqlite3.Connection:
     return conn
 
 
+# Queued transactions one COMMIT may carry: past this the batch commits even while more wait, so the first
+# request of a long queue is not held back without end.
+MAX_BATCH = 64
+_SAVEPOINT = "request"
+
+
+class Connection(aiosqlite.Connection):
+    """aiosqlite's connection with two additions, both to save hops to the connection's thread:
+
+    - statements queued in ``_prefix`` run in front of the next call, in the same hop (the transaction's
+      ``BEGIN IMMEDIATE`` and ``SAVEPOINT`` ride along with its first statement); each one's callback runs
+      once it has succeeded, so the caller knows how far it got;
+    - ``run(fn)`` calls ``fn(sqlite3_connection)`` on the connection's thread: several statements, one hop.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int = 64) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._prefix: list[tuple[str, Callable[[], None]]] = []
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._prefix:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        prefix, self._prefix = self._prefix, []
+        conn = self._conn
+
+        def with_prefix() -> Any:
+            for sql, succeeded in prefix:
+                conn.execute(sql)
+                succeeded()
+            return fn(*args, **kwargs)
+
+        return await super()._execute(with_prefix)  # type: ignore[no-untyped-call]
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on this connection's thread (it must not keep the connection)."""
+        result: T = await self._execute(fn, self._conn)
+        return result
+
+
+def _one(sql: str, params: Params) -> Callable[[sqlite3.Connection], sqlite3.Row | None]:
+    def query(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        cursor = conn.execute(sql, params)
+        try:
+            row: sqlite3.Row | None = cursor.fetchone()
+        finally:
+            cursor.close()  # resets the statement (an UPDATE … RETURNING stays "in progress" until then)
+        return row
+
+    return query
+
+
+def _all(sql: str, params: Params) -> Callable[[sqlite3.Connection], list[sqlite3.Row]]:
+    def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        return conn.execute(sql, params).fetchall()
+
+    return query
+
+
+def _rollback_savepoint(conn: sqlite3.Connection) -> None:
+    conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
+    conn.execute(f"RELEASE {_SAVEPOINT}")
+
+
+def _run_in_savepoints(
+    conn: sqlite3.Connection,
+    fns: list[Callable[[sqlite3.Connection], Any]],
+    *,
+    begin: bool,
+    release: bool,
+    commit: bool,
+    members: int,
+) -> list[tuple[bool, Any]]:
+    """On the writer's thread: each function in a savepoint of its own, then (if asked) the COMMIT."""
+    if begin:
+        conn.execute("BEGIN IMMEDIATE")
+    if release:
+        conn.execute(f"RELEASE {_SAVEPOINT}")
+    outcomes: list[tuple[bool, Any]] = []
+    for fn in fns:
+        conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            result = fn(conn)
+        except Exception as exc:
+            _rollback_savepoint(conn)
+            outcomes.append((False, exc))
+        else:
+            conn.execute(f"RELEASE {_SAVEPOINT}")
+            outcomes.append((True, result))
+    if commit:
+        kept = members + sum(ok for ok, _ in outcomes)
+        conn.execute("COMMIT" if kept else "ROLLBACK")
+    return outcomes
+
+
+def _deliver(future: asyncio.Future[Any], value: Any) -> Callable[[asyncio.Future[None]], None]:
+    """Once the batch's COMMIT is settled: the write's result, or the COMMIT's error."""
+
+    def deliver(done: asyncio.Future[None]) -> None:
+        if future.done():
+            return
+        error = done.exception()
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    return deliver
+
+
+class _Batch:
+    """One write transaction on the writer connection, shared by the ``transaction()``s queued together."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.began = False  # BEGIN IMMEDIATE has succeeded (set on the writer's thread)
+        self.members = 0  # transactions whose writes it holds, each waiting for the COMMIT
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def mark_began(self) -> None:
+        self.began = True
+
+    def settle(self, error: BaseException | None) -> None:
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+            return
+        if not isinstance(error, Exception):  # a Future cannot carry CancelledError and friends
+            error = sqlite3.OperationalError(f"the commit was interrupted ({type(error).__name__})")
+        self.done.set_exception(error)
+        if self.members == 0:
+            self.done.exception()  # nobody waits for it: mark it seen
+
+
 class Database:
     def __init__(self, path: Path, *, readers: int = 3) -> None:
         self.path = path
         self._reader_count = readers
-        self._writer: aiosqlite.Connection | None = None
-        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        self._all_readers: list[aiosqlite.Connection] = []
+        self._writer: Connection | None = None
+        self._readers: asyncio.Queue[Connection] = asyncio.Queue()
+        self._all_readers: list[Connection] = []
         self._write_lock = asyncio.Lock()
+        self._queued = 0  # tasks waiting for the write lock
+        self._batch: _Batch | None = None
+        # Set on the writer's thread as the prefix statements succeed.
+        self._savepoint_open = False
+        self._release_pending = False
+        self._orphans: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._inline: sqlite3.Connection | None = None
+        self._drainer: asyncio.Task[None] | None = None
+        # Group commit at work: transactions committed, and the COMMITs that carried them.
+        self.committed = 0
+        self.commits = 0
 
     async def open(self) -> None:
         self._writer = await self._connect(read_only=False)
+        self._inline = self._connect_inline()
         for _ in range(self._reader_count):
             conn = await self._connect(read_only=True)
             self._all_readers.append(conn)
             self._readers.put_nowait(conn)
 
     async def close(self) -> None:
+        if self._writer is not None and self._batch is not None:
+            await self._acquire()
+            try:
+                await self._end_batch()
+            finally:
+                self._write_lock.release()
         # aiosqlite runs a non-daemon thread per connection: an unclosed one keeps the process alive.
         for conn in [*self._all_readers, *([self._writer] if self._writer else [])]:
             await conn.close()
         self._all_readers.clear()
         self._writer = None
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+        if self.commits:
+            log.info("group commit: %d transactions in %d commits", self.committed, self.commits)
 
-    async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+    async def _connect(self, *, read_only: bool) -> Connection:
+        path = str(self.path)
+
+        def connector() -> sqlite3.Connection:
+            return sqlite3.connect(path, isolation_level=None)
+
+        conn = Connection(connector)
+        await conn  # starts its thread and connects
         conn.row_factory = sqlite3.Row
-        for pragma in PRAGMAS:
-            await conn.execute(pragma)
-        if read_only:
-            await conn.execute("PRAGMA query_only=ON")
+
+        def configure(raw: sqlite3.Connection) -> None:
+            for pragma in PRAGMAS:
+                raw.execute(pragma)
+            if read_only:
+                raw.execute("PRAGMA query_only=ON")
+
+        await conn.run(configure)
         return conn
+
+    # --- the writer: group commit ---------------------------------------------------------------------
+
+    async def _acquire(self) -> None:
+        self._queued += 1
+        try:
+            await self._write_lock.acquire()
+        except BaseException:
+            # A batch left open for us (we were queued) must still be committed by someone.
+            if self._batch is not None and self._queued == 1 and not self._write_lock.locked():
+                task = asyncio.get_running_loop().create_task(self._commit_orphan())
+                self._orphans.add(task)
+                task.add_done_callback(self._orphans.discard)
+            raise
+        finally:
+            self._queued -= 1
+
+    async def _commit_orphan(self) -> None:
+        await self._acquire()
+        try:
+            await self._end_batch()
+        finally:
+            self._write_lock.release()
+
+    def _mark_savepoint(self) -> None:
+        self._savepoint_open = True
+
+    def _mark_released(self) -> None:
+        self._release_pending = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; rolled back on any exception, cancellation included."""
+        """A write transaction: rolled back on any exception, cancellation included, and committed (with
+        the others queued behind the same lock) before this returns."""
         assert self._writer is not None, "database is not open"
         conn = self._writer
-        async with self._write_lock:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await asyncio.shield(conn.execute("ROLLBACK"))
+        await self._acquire()
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch(asyncio.get_running_loop())
+        self._savepoint_open = False
+        prefix = [] if batch.began else [("BEGIN IMMEDIATE", batch.mark_began)]
+        if self._release_pending:
+            prefix.append((f"RELEASE {_SAVEPOINT}", self._mark_released))
+        conn._prefix = [*prefix, (f"SAVEPOINT {_SAVEPOINT}", self._mark_savepoint)]
+        failed = True
+        try:
+            yield conn
+            failed = False
+        finally:
+            # One shielded step: a cancellation cannot leave the lock held or the batch half-handled.
+            joined = await asyncio.shield(self._leave(batch, failed=failed))
+        if joined:
+            await asyncio.shield(batch.done)  # raises if the COMMIT failed
+
+    async def _leave(self, batch: _Batch, *, failed: bool) -> bool:
+        """After a body: roll back its savepoint if it failed, commit the batch if nobody else is queued,
+        release the lock. Returns whether the body's writes are in the batch (so it waits for the commit)."""
+        assert self._writer is not None
+        conn = self._writer
+        joined = False
+        try:
+            conn._prefix = []
+            if self._savepoint_open:
+                self._savepoint_open = False
+                if failed:
+                    try:
+                        await conn.run(_rollback_savepoint)
+                    except BaseException as exc:
+                        await self._abort(batch, exc)  # the batch is in an unknown state: nobody keeps it
+                        return False
+                else:
+                    batch.members += 1
+                    self._release_pending = True  # released in front of the next SAVEPOINT, or by COMMIT
+                    joined = True
+            if self._batch is batch and (self._queued == 0 or batch.members >= MAX_BATCH):
+                await self._end_batch()
+        finally:
+            self._write_lock.release()
+        return joined
+
+    async def _end_batch(self) -> None:
+        """Commit the open batch (the lock is held): every member learns the outcome through ``done``."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        self._release_pending = False
+        assert self._writer is not None
+        if not batch.began:
+            batch.settle(None)
+            return
+        try:
+            # Nothing to keep if every member rolled back: no COMMIT (and no fsync) for an empty batch.
+            await self._writer.run(lambda c: c.execute("COMMIT" if batch.members else "ROLLBACK"))
+        except BaseException as exc:
+            await self._abort(batch, exc)
+        else:
+            if batch.members:
+                self.commits += 1
+                self.committed += batch.members
+            batch.settle(None)
+
+    async def _abort(self, batch: _Batch, error: BaseException) -> None:
+        assert self._writer is not None
+        if self._batch is batch:
+            self._batch = None
+        self._release_pending = False
+        with contextlib.suppress(Exception):
+            await self._writer.run(lambda c: c.execute("ROLLBACK") if c.in_transaction else None)
+        batch.settle(error)
+
+    # --- the writer: whole transactions in one hop ------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` as one transaction on the writer's thread, group-committed.
+
+        For hot paths whose statements need no ``await`` between them: ``fn`` runs in its own savepoint
+        (rolled back alone if it raises, and its exception raised here), and its result is returned once
+        the ``COMMIT`` that holds its writes has succeeded. Writes queued while the writer is busy run
+        back to back in one hop to the writer's thread, with their ``COMMIT`` in the same hop: the event
+        loop is not on the critical path between them. ``fn`` must not keep the connection or await.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((fn, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        result: T = await future  # cancelled before its turn: it never runs
+        return result
+
+    async def _drain(self) -> None:
+        assert self._writer is not None, "database is not open"
+        await self._acquire()
+        try:
+            while self._pending:
+                items = [(fn, f) for fn, f in self._pending[:MAX_BATCH] if not f.done()]
+                del self._pending[:MAX_BATCH]
+                if items:
+                    await asyncio.shield(self._run_items(items))
+            # Whoever releases the lock with nobody queued closes the batch (it may hold transactions that
+            # left it open for us, while every write queued here was cancelled before its turn).
+            if self._batch is not None and self._queued == 0:
+                await asyncio.shield(self._end_batch())
+        finally:
+            self._write_lock.release()
+
+    async def _run_items(self, items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+        assert self._writer is not None
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch(asyncio.get_running_loop())
+        begin, release = not batch.began, self._release_pending
+        # Commit in the same hop unless transactions are queued behind the lock (the last of them commits).
+        commit = self._queued == 0 or batch.members + len(items) >= MAX_BATCH
+        fns = [fn for fn, _ in items]
+        try:
+            outcomes = await self._writer.run(
+                lambda c: _run_in_savepoints(c, fns, begin=begin, release=release, commit=commit, members=batch.members)
+            )
+        except BaseException as exc:  # BEGIN, a ROLLBACK TO or the COMMIT failed: nobody keeps anything
+            if begin:
+                batch.began = self._writer.in_transaction
+            await self._abort(batch, exc)
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError(str(exc)))
+            return
+        batch.began = True
+        self._release_pending = False
+        for (_, future), (ok, value) in zip(items, outcomes, strict=True):
+            if not ok:
+                if not future.done():
+                    future.set_exception(value)
+                continue
+            batch.members += 1
+            batch.done.add_done_callback(_deliver(future, value))
+        if commit:
+            self._batch = None
+            if batch.members:
+                self.commits += 1
+                self.committed += batch.members
+            batch.settle(None)
+
+    # --- readers --------------------------------------------------------------------------------------
+
+    def _connect_inline(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        conn.execute("PRAGMA query_only=ON")
+        # Never wait on the event loop's thread: a busy database sends the lookup to a reader thread.
+        conn.execute(f"PRAGMA busy_timeout={INLINE_BUSY_TIMEOUT_MS}")
+        return conn
+
+    async def lookup(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """One row by key, read on the event loop's own thread: for indexed point queries only.
+
+        Such a query takes microseconds; a hop to a reader thread and back costs more than the query, twice
+        the context switches, and a wait for the GIL. The session check of every request is one. If the
+        database is busy (WAL recovery, a checkpoint resetting the log), the lookup goes to a reader thread.
+        """
+        if self._inline is None:
+            return await self.fetch_one(sql, params)
+        try:
+            return _one(sql, params)(self._inline)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
-            await asyncio.shield(conn.execute("COMMIT"))
+            return await self.fetch_one(sql, params)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -105,27 +484,41 @@ class Database:
     async def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it, so nothing lingers in the -wal file."""
         assert self._writer is not None, "database is not open"
-        async with self._write_lock:
-            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await self._acquire()
+        try:
+            await asyncio.shield(self._end_batch())
+            # Read to the end: a statement left in progress would stop the next SAVEPOINT.
+            await self._writer.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+        finally:
+            self._write_lock.release()
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self.reader() as conn, conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        conn = await self._readers.get()
+        try:
+            return await conn.run(_one(sql, params))
+        finally:
+            self._readers.put_nowait(conn)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self.reader() as conn, conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        conn = await self._readers.get()
+        try:
+            return await conn.run(_all(sql, params))
+        finally:
+            self._readers.put_nowait(conn)
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
     """Read inside an open write transaction (so the read sees the transaction's own writes)."""
+    if isinstance(conn, Connection):
+        return await conn.run(_one(sql, params))
     async with conn.execute(sql, params) as cursor:
         row: sqlite3.Row | None = await cursor.fetchone()
         return row
 
 
 async def fetch_all(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    if isinstance(conn, Connection):
+        return await conn.run(_all(sql, params))
     async with conn.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
 

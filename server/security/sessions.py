@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 import msgspec
 
-from server.clock import iso, parse_iso
+from server.clock import iso
 from server.db import Database
 from server.security.tokens import new_token, token_hash
 
@@ -85,22 +85,27 @@ async def create_session(
 async def load_session(db: Database, session_id: str, now: datetime) -> CurrentUser | None:
     """The signed-in user for a cookie value, or None if the session is unknown, expired or disabled."""
     id_hash = token_hash(session_id)
-    row = await db.fetch_one(
+    # Read on every request, so a revoked session is refused at once in every worker process. It is a
+    # primary-key lookup: done on the event loop's thread (Database.lookup), where it costs less than a hop.
+    row = await db.lookup(
         "SELECT s.last_seen_at, s.expires_at, s.stage, u.id, u.clinic_id, u.role, u.email, u.display_name,"
         " u.timezone, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
         (id_hash,),
     )
     if row is None:
         return None
-    last_seen = parse_iso(row["last_seen_at"])
-    expired = now >= parse_iso(row["expires_at"]) or now - last_seen >= IDLE_LIMIT[row["role"]]
+    # Stored times are fixed-width UTC text (clock.iso), so they compare as strings: no parsing per request.
+    last_seen = row["last_seen_at"]
+    expired = iso(now) >= row["expires_at"] or iso(now - IDLE_LIMIT[row["role"]]) >= last_seen
+    # Both writes are single statements: one call on the writer's thread each, group-committed.
     if expired or row["disabled_at"] is not None:
-        async with db.transaction() as conn:
-            await conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+        await db.write(lambda conn: conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)).close())
         return None
-    if now - last_seen >= TOUCH_INTERVAL:
-        async with db.transaction() as conn:
-            await conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (iso(now), id_hash))
+    if iso(now - TOUCH_INTERVAL) >= last_seen:
+        seen = iso(now)
+        await db.write(
+            lambda conn: conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (seen, id_hash)).close()
+        )
     return CurrentUser(
         id=row["id"],
         clinic_id=row["clinic_id"],

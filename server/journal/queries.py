@@ -18,13 +18,34 @@ ENTRY_COLUMNS = (
 TEAM_VISIBLE = "sharing IN ('shared', 'discuss') AND status = 'final'"
 
 
+PREFERENCES = (
+    "SELECT u.timezone, coalesce(s.default_sharing, 'shared') AS default_sharing,"
+    " coalesce(s.reminder_time, '20:00') AS reminder_time"
+    " FROM users u LEFT JOIN patient_settings s ON s.patient_id = u.id WHERE u.id = ?"
+)
+ENTRY_FOR_UPDATE = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?"  # noqa: S608 - a constant
+INSERT_ENTRY = (
+    "INSERT INTO entries (id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date,"  # noqa: S608
+    " timezone, body, body_hash, search_text, version, created_at, updated_at) VALUES (:id, :patient_id, :kind,"
+    " :subkind, :kap_session_id, :sharing, :status, :local_date, :timezone, :body, :body_hash, :search_text, 1,"
+    " :now, :now)"
+    f" RETURNING {ENTRY_COLUMNS}"
+)
+UPDATE_ENTRY = (
+    "UPDATE entries SET subkind = :subkind, kap_session_id = :kap_session_id, sharing = :sharing,"  # noqa: S608
+    " status = :status, local_date = :local_date, timezone = :timezone, body = :body, body_hash = :body_hash,"
+    " search_text = :search_text, version = version + 1, updated_at = :now WHERE id = :id"
+    f" RETURNING {ENTRY_COLUMNS}"
+)
+# Keep the entry's current state before it is overwritten.
+ARCHIVE_VERSION = (
+    "INSERT INTO entry_versions (entry_id, patient_id, version, sharing, status, local_date, body, saved_at)"
+    " SELECT id, patient_id, version, sharing, status, local_date, body, ? FROM entries WHERE id = ?"
+)
+
+
 async def patient_preferences(db: Database, patient_id: str) -> sqlite3.Row | None:
-    return await db.fetch_one(
-        "SELECT u.timezone, coalesce(s.default_sharing, 'shared') AS default_sharing,"
-        " coalesce(s.reminder_time, '20:00') AS reminder_time"
-        " FROM users u LEFT JOIN patient_settings s ON s.patient_id = u.id WHERE u.id = ?",
-        (patient_id,),
-    )
+    return await db.fetch_one(PREFERENCES, (patient_id,))
 
 
 async def save_preferences(
@@ -40,7 +61,7 @@ async def save_preferences(
 
 
 async def entry_for_update(conn: aiosqlite.Connection, entry_id: str) -> sqlite3.Row | None:
-    return await fetch_one(conn, f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,))  # noqa: S608
+    return await fetch_one(conn, ENTRY_FOR_UPDATE, (entry_id,))
 
 
 async def own_entry(db: Database, patient_id: str, kind: str, entry_id: str) -> sqlite3.Row | None:
@@ -57,31 +78,33 @@ async def own_entry_any_kind(db: Database, patient_id: str, entry_id: str) -> sq
     )
 
 
-async def insert_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
-    await conn.execute(
-        "INSERT INTO entries (id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone,"
-        " body, body_hash, search_text, version, created_at, updated_at) VALUES (:id, :patient_id, :kind, :subkind,"
-        " :kap_session_id, :sharing, :status, :local_date, :timezone, :body, :body_hash, :search_text, 1, :now, :now)",
-        values,
-    )
+async def insert_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> sqlite3.Row:
+    """Insert and return the stored row (RETURNING: one round trip to the writer's thread, not two)."""
+    row = await fetch_one(conn, INSERT_ENTRY, values)
+    assert row is not None
+    return row
 
 
 async def archive_version(conn: aiosqlite.Connection, entry_id: str, now: str) -> None:
     """Keep the entry's current state before it is overwritten."""
-    await conn.execute(
-        "INSERT INTO entry_versions (entry_id, patient_id, version, sharing, status, local_date, body, saved_at)"
-        " SELECT id, patient_id, version, sharing, status, local_date, body, ? FROM entries WHERE id = ?",
-        (now, entry_id),
-    )
+    await conn.execute(ARCHIVE_VERSION, (now, entry_id))
 
 
-async def update_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> None:
-    await conn.execute(
-        "UPDATE entries SET subkind = :subkind, kap_session_id = :kap_session_id, sharing = :sharing,"
-        " status = :status, local_date = :local_date, timezone = :timezone, body = :body, body_hash = :body_hash,"
-        " search_text = :search_text, version = version + 1, updated_at = :now WHERE id = :id",
-        values,
-    )
+async def update_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> sqlite3.Row:
+    """Update and return the stored row (RETURNING, as for inserts)."""
+    row = await fetch_one(conn, UPDATE_ENTRY, values)
+    assert row is not None
+    return row
+
+
+def fetch_row(conn: sqlite3.Connection, sql: str, params: object) -> sqlite3.Row | None:
+    """For code running on the writer's thread (``Database.write``): one row, statement reset at once."""
+    cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row
 
 
 async def delete_entry(conn: aiosqlite.Connection, entry_id: str, patient_id: str, kind: str) -> bool:
@@ -154,8 +177,11 @@ async def session_is_patients(db: Database, session_id: str, patient_id: str) ->
     return row is not None
 
 
+SESSION_OF_PATIENT = "SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?"
+
+
 async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:
-    row = await fetch_one(conn, "SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?", (session_id, patient_id))
+    row = await fetch_one(conn, SESSION_OF_PATIENT, (session_id, patient_id))
     return row is not None
 
 

@@ -152,58 +152,116 @@ async def put_entry(
     db: Database, clock: Clock, *, patient_id: str, actor: Actor, entry_id: str, write: EntryWrite
 ) -> Saved:
     now = clock.now()
+    if write.kind == "checkin" and write.body["mood"] > safety.LOW_MOOD:
+        # The hot path (a phone's check-in): no safety rule can fire on it (safety.evaluate_entry acts on a
+        # check-in only at LOW_MOOD or below), so the whole write is one call on the writer's thread,
+        # group-committed with the others queued at the same moment. Same checks, same rows.
+        created, row = await db.write(
+            lambda conn: _put_sync(conn, now, patient_id=patient_id, entry_id=entry_id, write=write)
+        )
+        return Saved(created=created, entry=entry_out(row))
     prefs = await queries.patient_preferences(db, patient_id)
     if prefs is None:
         raise NotFoundException(ENTRY_NOT_FOUND)
-    meta = write.meta
     async with db.transaction() as conn:
         existing = await queries.entry_for_update(conn, entry_id)
-        if existing is not None and existing["patient_id"] != patient_id:
-            # Someone else's UUID: answer as if it did not exist, and write nothing.
-            raise NotFoundException(ENTRY_NOT_FOUND)
-        if existing is not None and existing["kind"] != write.kind:
-            raise ConflictError(f"This id belongs to an entry of another kind ({existing['kind']}).")
-        timezone = checked_timezone(meta.timezone) if meta.timezone else None
-        timezone = timezone or (existing["timezone"] if existing else prefs["timezone"])
-        if meta.local_date:
-            local_date = checked_local_date(meta.local_date, now, timezone)
-        else:
-            local_date = existing["local_date"] if existing else local_today(now, timezone).isoformat()
-        if write.kap_session_id and not await queries.session_of_patient(conn, write.kap_session_id, patient_id):
-            raise FieldError("kap_session_id", "That ketamine session was not found in your journal.")
-        if existing is not None and existing["status"] == "final" and write.status == "draft":
-            raise FieldError("status", "A finished entry cannot go back to being a draft.")
-        values: dict[str, Any] = {
-            "id": entry_id,
-            "patient_id": patient_id,
-            "kind": write.kind,
-            "subkind": write.subkind,
-            "kap_session_id": write.kap_session_id,
-            "sharing": meta.sharing or (existing["sharing"] if existing else prefs["default_sharing"]),
-            "status": write.status,
-            "local_date": local_date,
-            "timezone": timezone,
-            "body": write.body,
-            "now": iso(now),
-        }
-        values["body_hash"] = _content_hash(values)
-        values["search_text"] = search_text(write.kind, write.body)
-        values["body"] = json.dumps(write.body, ensure_ascii=False, separators=(",", ":"))
+        session_found = not write.kap_session_id or await queries.session_of_patient(
+            conn, write.kap_session_id, patient_id
+        )
+        values = _entry_values(
+            existing, prefs, write, now, patient_id=patient_id, entry_id=entry_id, session_found=session_found
+        )
         if existing is not None and existing["body_hash"] == values["body_hash"]:
             return Saved(created=False, entry=await _with_safety(conn, db, existing, actor, replay=True))
-        if existing is not None and meta.base_version is not None and meta.base_version != existing["version"]:
+        if (
+            existing is not None
+            and write.meta.base_version is not None
+            and write.meta.base_version != existing["version"]
+        ):
             raise _conflict(existing)
         if existing is None:
-            await queries.insert_entry(conn, values)
+            row = await queries.insert_entry(conn, values)
         else:
             # A draft autosaving over itself is work in progress, not history: only finished states are kept.
             if existing["status"] == "final":
                 await queries.archive_version(conn, entry_id, iso(now))
-            await queries.update_entry(conn, values)
-        row = await queries.entry_for_update(conn, entry_id)
-        assert row is not None
+            row = await queries.update_entry(conn, values)
         entry = await _with_safety(conn, db, row, actor, replay=False)
     return Saved(created=existing is None, entry=entry)
+
+
+def _put_sync(
+    conn: sqlite3.Connection, now: datetime, *, patient_id: str, entry_id: str, write: EntryWrite
+) -> tuple[bool, sqlite3.Row]:
+    """``put_entry`` for an entry no safety rule acts on, on the writer's thread: (created, stored row)."""
+    prefs = queries.fetch_row(conn, queries.PREFERENCES, (patient_id,))
+    if prefs is None:
+        raise NotFoundException(ENTRY_NOT_FOUND)
+    existing = queries.fetch_row(conn, queries.ENTRY_FOR_UPDATE, (entry_id,))
+    session_found = not write.kap_session_id or (
+        queries.fetch_row(conn, queries.SESSION_OF_PATIENT, (write.kap_session_id, patient_id)) is not None
+    )
+    values = _entry_values(
+        existing, prefs, write, now, patient_id=patient_id, entry_id=entry_id, session_found=session_found
+    )
+    if existing is not None and existing["body_hash"] == values["body_hash"]:
+        return False, existing
+    if existing is not None and write.meta.base_version is not None and write.meta.base_version != existing["version"]:
+        raise _conflict(existing)
+    if existing is None:
+        row = queries.fetch_row(conn, queries.INSERT_ENTRY, values)
+    else:
+        if existing["status"] == "final":
+            conn.execute(queries.ARCHIVE_VERSION, (iso(now), entry_id))
+        row = queries.fetch_row(conn, queries.UPDATE_ENTRY, values)
+    assert row is not None
+    return existing is None, row
+
+
+def _entry_values(
+    existing: sqlite3.Row | None,
+    prefs: sqlite3.Row,
+    write: EntryWrite,
+    now: datetime,
+    *,
+    patient_id: str,
+    entry_id: str,
+    session_found: bool,
+) -> dict[str, Any]:
+    """Check a write against the stored entry (if any) and build the row's values; raises what the API answers."""
+    meta = write.meta
+    if existing is not None and existing["patient_id"] != patient_id:
+        # Someone else's UUID: answer as if it did not exist, and write nothing.
+        raise NotFoundException(ENTRY_NOT_FOUND)
+    if existing is not None and existing["kind"] != write.kind:
+        raise ConflictError(f"This id belongs to an entry of another kind ({existing['kind']}).")
+    timezone = checked_timezone(meta.timezone) if meta.timezone else None
+    timezone = timezone or (existing["timezone"] if existing else prefs["timezone"])
+    if meta.local_date:
+        local_date = checked_local_date(meta.local_date, now, timezone)
+    else:
+        local_date = existing["local_date"] if existing else local_today(now, timezone).isoformat()
+    if not session_found:
+        raise FieldError("kap_session_id", "That ketamine session was not found in your journal.")
+    if existing is not None and existing["status"] == "final" and write.status == "draft":
+        raise FieldError("status", "A finished entry cannot go back to being a draft.")
+    values: dict[str, Any] = {
+        "id": entry_id,
+        "patient_id": patient_id,
+        "kind": write.kind,
+        "subkind": write.subkind,
+        "kap_session_id": write.kap_session_id,
+        "sharing": meta.sharing or (existing["sharing"] if existing else prefs["default_sharing"]),
+        "status": write.status,
+        "local_date": local_date,
+        "timezone": timezone,
+        "body": write.body,
+        "now": iso(now),
+    }
+    values["body_hash"] = _content_hash(values)
+    values["search_text"] = search_text(write.kind, write.body)
+    values["body"] = json.dumps(write.body, ensure_ascii=False, separators=(",", ":"))
+    return values
 
 
 def _conflict(existing: sqlite3.Row) -> ConflictError:

@@ -9,11 +9,14 @@ import aiosqlite
 
 from server.db import Database
 
+# The care-team queries start from the therapist's own care_team rows (CROSS JOIN fixes the join order):
+# left to itself, SQLite starts from users_clinic_role and walks every patient of the clinic.
+
 
 async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) -> list[sqlite3.Row]:
     return await db.fetch_all(
         "SELECT u.id, u.display_name, u.email, u.timezone, u.disabled_at FROM care_team c"
-        " JOIN users u ON u.id = c.patient_id"
+        " CROSS JOIN users u ON u.id = c.patient_id"
         " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'"
         " ORDER BY u.display_name COLLATE NOCASE",
         (therapist_id, clinic_id),
@@ -24,8 +27,10 @@ async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) ->
 # reads entries applies it.
 VISIBLE = "e.sharing IN ('shared', 'discuss') AND e.status = 'final'"
 
-# One row per patient of the therapist's care team. ``days`` holds each patient's own local "today" and
-# week boundaries (computed in Python from their time zone), so averages follow the patient's calendar.
+# One row per patient of the therapist's care team (each subquery a seek or a short range of an index of
+# migration 0009, except "unreviewed", which walks the patient's visible entries in one). ``days`` holds
+# each patient's own local "today" and week boundaries (computed in Python from their time zone), so
+# averages follow the patient's calendar.
 CASELOAD = f"""
 WITH days(patient_id, today, week_start, prev_start, prev_end) AS (SELECT value ->> 0, value ->> 1, value ->> 2,
         value ->> 3, value ->> 4 FROM json_each(:days))
@@ -33,8 +38,8 @@ SELECT u.id, u.display_name, u.email,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL) AS open_flags,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL
         AND f.severity = 'high') AS open_high_flags,
-    (SELECT max(e.created_at) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin'
-        AND {VISIBLE}) AS last_checkin_at,
+    (SELECT e.created_at FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin'
+        AND {VISIBLE} ORDER BY e.created_at DESC LIMIT 1) AS last_checkin_at,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
         AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
@@ -45,19 +50,28 @@ SELECT u.id, u.display_name, u.email,
         AND a.cancelled_at IS NULL AND a.starts_at >= :now) AS next_integration,
     (SELECT min(s.scheduled_for) FROM kap_sessions s WHERE s.patient_id = u.id AND s.cancelled_at IS NULL
         AND s.scheduled_for >= :now) AS next_session
-FROM care_team c JOIN users u ON u.id = c.patient_id JOIN days d ON d.patient_id = u.id
+FROM care_team c CROSS JOIN users u ON u.id = c.patient_id JOIN days d ON d.patient_id = u.id
 WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = 'patient'
 """  # noqa: S608 - VISIBLE is a constant
 
-# First (baseline) and latest score of each instrument, per patient, from what they shared.
+# First (baseline) and latest score of each instrument, per patient, from what they shared: two index
+# seeks per patient and instrument (entries_visible_scores), not a window over every questionnaire. A row
+# is marked first_rank = 1 if it is the first, last_rank = 1 if it is the latest (a lone score is both).
 SCORES = f"""
+WITH team(patient_id) AS (SELECT patient_id FROM care_team WHERE therapist_id = ?),
+ends AS (
+    SELECT t.patient_id,
+        (SELECT e.rowid FROM entries e WHERE e.patient_id = t.patient_id AND e.kind = 'questionnaire'
+            AND e.subkind = i.instrument AND {VISIBLE} ORDER BY e.local_date, e.created_at LIMIT 1) AS first_id,
+        (SELECT e.rowid FROM entries e WHERE e.patient_id = t.patient_id AND e.kind = 'questionnaire'
+            AND e.subkind = i.instrument AND {VISIBLE} ORDER BY e.local_date DESC, e.created_at DESC LIMIT 1)
+            AS last_id
+    FROM team t CROSS JOIN (SELECT 'phq9' AS instrument UNION ALL SELECT 'gad7') i
+)
 SELECT e.patient_id, e.subkind AS instrument, e.score, e.local_date,
-    row_number() OVER (PARTITION BY e.patient_id, e.subkind ORDER BY e.local_date, e.created_at) AS first_rank,
-    row_number() OVER (PARTITION BY e.patient_id, e.subkind ORDER BY e.local_date DESC, e.created_at DESC)
-        AS last_rank
-FROM entries e
-WHERE e.kind = 'questionnaire' AND e.subkind IN ('phq9', 'gad7') AND {VISIBLE}
-    AND e.patient_id IN (SELECT patient_id FROM care_team WHERE therapist_id = ?)
+    CASE WHEN e.rowid = ends.first_id THEN 1 ELSE 2 END AS first_rank,
+    CASE WHEN e.rowid = ends.last_id THEN 1 ELSE 2 END AS last_rank
+FROM ends JOIN entries e ON e.rowid IN (ends.first_id, ends.last_id)
 """  # noqa: S608 - VISIBLE is a constant
 
 
@@ -70,13 +84,12 @@ async def caseload_rows(
 
 
 async def score_rows(db: Database, therapist_id: str) -> list[sqlite3.Row]:
-    rows = await db.fetch_all(f"SELECT * FROM ({SCORES}) WHERE first_rank = 1 OR last_rank = 1", (therapist_id,))  # noqa: S608
-    return rows
+    return await db.fetch_all(SCORES, (therapist_id,))
 
 
 async def team_zones(db: Database, therapist_id: str, clinic_id: int) -> list[sqlite3.Row]:
     return await db.fetch_all(
-        "SELECT u.id, u.timezone FROM care_team c JOIN users u ON u.id = c.patient_id"
+        "SELECT u.id, u.timezone FROM care_team c CROSS JOIN users u ON u.id = c.patient_id"
         " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'",
         (therapist_id, clinic_id),
     )

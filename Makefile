@@ -44,3 +44,10 @@ test: lint $(CHROMIUM)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+# Benchmarks (issue 7), on demand only: wrk against the real server, ratios to a bare route and raw
+# SQLite commits measured in the same run, written to tests/bench/results.md.
+.PHONY: bench
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m tests.bench.run

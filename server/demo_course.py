@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from server.clock import Clock
 from server.course.schemas import AppointmentIn, KapSessionIn
 from server.course.service import create_appointment, record_session
 from server.db import Database
@@ -58,7 +59,7 @@ INTEGRATION = {
 }
 
 
-class WalkingClock:
+class WalkingClock(Clock):
     """A clock the demo moves through the course, so entries carry believable times."""
 
     def __init__(self, moment: datetime) -> None:

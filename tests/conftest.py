@@ -23,7 +23,7 @@ from litestar.testing import TestClient
 
 from server.accounts import queries as account_queries
 from server.app import create_app
-from server.clock import iso
+from server.clock import Clock, iso
 from server.db import Database, apply_migrations, connect_sync
 from server.security.csrf import CSRF_COOKIE, CSRF_HEADER
 from server.security.passwords import hash_password
@@ -34,7 +34,7 @@ PASSWORD = "correct horse battery staple"
 BASE_URL = "http://127.0.0.1:8000"
 
 
-class FrozenClock:
+class FrozenClock(Clock):
     def __init__(self, start: datetime | None = None) -> None:
         self.moment = start or datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -92,5 +92,7 @@ def dialable(number: str) -> str:
 
 
 def register_template_globals(engine: JinjaTemplateEngine) -> None:
+    # Templates ship with the code: checking each one's mtime on every render is a stat() per template.
+    engine.engine.auto_reload = False
     engine.engine.globals["ago"] = ago
     engine.engine.filters["dialable"] = dialable

@@ -7,7 +7,6 @@ still passes through here.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 from server.settings import Settings
@@ -41,15 +40,19 @@ def security_headers_hook(settings: Settings):  # type: ignore[no-untyped-def]
     }
     if settings.is_https:
         fixed["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+    # Encoded once: this runs on every response, and setting names one by one rescans the list each time.
+    fixed_raw = [(name.encode(), value.encode()) for name, value in fixed.items()]
+    fixed_names = {name for name, _ in fixed_raw}
+    no_store = (b"cache-control", b"no-store")
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in fixed.items():
-            headers[name] = value
+        headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() not in fixed_names]
+        headers.extend(fixed_raw)
         # Anything not explicitly cacheable (static assets say so) may hold patient data: never store it.
-        if "cache-control" not in headers:
-            headers["cache-control"] = "no-store"
+        if not any(name.lower() == b"cache-control" for name, _ in headers):
+            headers.append(no_store)
+        message["headers"] = headers
 
     return add_headers

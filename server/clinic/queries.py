@@ -27,13 +27,20 @@ async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) ->
 # reads entries applies it.
 VISIBLE = "e.sharing IN ('shared', 'discuss') AND e.status = 'final'"
 
-# One row per patient of the therapist's care team (each subquery a seek or a short range of an index of
-# migration 0009, except "unreviewed", which walks the patient's visible entries in one). ``days`` holds
-# each patient's own local "today" and week boundaries (computed in Python from their time zone), so
-# averages follow the patient's calendar.
+# "Unreviewed" counts up to this many: a therapist new to a care team would otherwise have the whole of
+# each patient's history compared with their (absent) review marks on every caseload load, and "100+"
+# says all there is to say.
+UNREVIEWED_CAP = 100
+
+# One row per patient of the therapist's care team, each subquery a seek or a short range of an index of
+# migrations 0009 and 0010: "unreviewed" reads only the entries changed since the therapist last marked
+# the patient's brief reviewed (review_watermarks), at most UNREVIEWED_CAP of them. ``days`` holds each
+# patient's own local "today" and week boundaries (computed in Python from their time zone), so averages
+# follow the patient's calendar.
 CASELOAD = f"""
-WITH days(patient_id, today, week_start, prev_start, prev_end) AS (SELECT value ->> 0, value ->> 1, value ->> 2,
-        value ->> 3, value ->> 4 FROM json_each(:days))
+WITH days(patient_id, today, week_start, prev_start, prev_end) AS MATERIALIZED (
+    -- Materialized once: as a plain join, json_each parsed the whole list again for every patient.
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:days))
 SELECT u.id, u.display_name, u.email,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL) AS open_flags,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL
@@ -44,8 +51,11 @@ SELECT u.id, u.display_name, u.email,
         AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
         AND e.local_date BETWEEN d.prev_start AND d.prev_end) AS mood_prev_week,
-    (SELECT count(*) FROM entries e LEFT JOIN entry_reviews r ON r.entry_id = e.id AND r.therapist_id = :therapist_id
-        WHERE e.patient_id = u.id AND {VISIBLE} AND (r.version IS NULL OR r.version < e.version)) AS unreviewed,
+    (SELECT count(*) FROM (SELECT 1 FROM entries e
+        LEFT JOIN entry_reviews r ON r.therapist_id = :therapist_id AND r.entry_id = e.id
+        WHERE e.patient_id = u.id AND {VISIBLE} AND e.updated_at >= coalesce((SELECT w.reviewed_up_to
+            FROM review_watermarks w WHERE w.therapist_id = :therapist_id AND w.patient_id = u.id), '')
+        AND (r.version IS NULL OR r.version < e.version) LIMIT {UNREVIEWED_CAP})) AS unreviewed,
     (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = u.id AND a.kind = 'integration'
         AND a.cancelled_at IS NULL AND a.starts_at >= :now) AS next_integration,
     (SELECT min(s.scheduled_for) FROM kap_sessions s WHERE s.patient_id = u.id AND s.cancelled_at IS NULL
@@ -140,10 +150,21 @@ ON CONFLICT (therapist_id, entry_id) DO UPDATE SET version = excluded.version, r
 """  # noqa: S608 - VISIBLE is a constant
 
 
+MOVE_WATERMARK = """
+INSERT INTO review_watermarks (therapist_id, patient_id, reviewed_up_to) VALUES (?, ?, ?)
+ON CONFLICT (therapist_id, patient_id) DO UPDATE SET reviewed_up_to = max(reviewed_up_to, excluded.reviewed_up_to)
+"""
+
+
 async def mark_reviewed(
     conn: aiosqlite.Connection, *, therapist_id: str, patient_id: str, entry_ids: list[str] | None, up_to: str, now: str
 ) -> int:
-    """Record the current version of each visible entry as read (all changed up to ``up_to``, or those listed)."""
+    """Record the current version of each visible entry as read (all changed up to ``up_to``, or those listed).
+
+    Marking them all also moves the therapist's watermark for the patient, to ``up_to`` but never past now:
+    every entry changed before the watermark has just been marked, and any later change moves the entry's
+    updated_at past it, so the caseload compares only what changed since (migration 0010).
+    """
     cursor = await conn.execute(
         MARK_REVIEWED,
         {
@@ -154,6 +175,8 @@ async def mark_reviewed(
             "ids": json.dumps(entry_ids) if entry_ids is not None else None,
         },
     )
+    if entry_ids is None:
+        await conn.execute(MOVE_WATERMARK, (therapist_id, patient_id, min(up_to, now)))
     return cursor.rowcount
 
 

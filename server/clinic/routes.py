@@ -356,6 +356,7 @@ class ClinicPages(Controller):
             invitation_url=invitation_url,
             now=iso(now),
             zone=zone,
+            unreviewed_cap=queries.UNREVIEWED_CAP,
         )
 
     @get("/")

@@ -43,7 +43,9 @@ class CaseloadRow(msgspec.Struct):
     mood_7d_change: float | None
     phq9: ScoreSummary | None
     gad7: ScoreSummary | None
-    unreviewed: int
+    unreviewed: Annotated[
+        int, Meta(description="Shared entries new or changed since this therapist reviewed them (100: 100 or more).")
+    ]
     next_integration: str | None
     next_session: str | None
 

@@ -25,6 +25,7 @@ PATIENT_TABLES = {
     # Which version of which entry the care team has read.
     "entry_reviews": "SELECT entry_id, version, reviewed_at FROM entry_reviews WHERE patient_id = ?"
     " ORDER BY reviewed_at",
+    "review_watermarks": "SELECT reviewed_up_to FROM review_watermarks WHERE patient_id = ?",
     "reminder_preferences": "SELECT * FROM reminder_preferences WHERE patient_id = ?",
     # The devices that receive reminders, without the push keys (they are secrets of the browser's).
     "push_subscriptions": "SELECT user_agent, created_at, last_success_at, last_failure_at FROM push_subscriptions"

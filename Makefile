@@ -50,4 +50,5 @@ clean:
 .PHONY: bench
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m tests.bench.run

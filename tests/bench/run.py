@@ -7,12 +7,16 @@ ratio to a baseline measured in the same run, written to tests/bench/results.md.
 
 What it does:
 1. raw ``sqlite3`` single-row commits (WAL, ``synchronous=FULL``) on the disk the databases are on;
-2. (``servers``) the bare route and the check-in PUT under uvicorn and under granian, one worker each;
+2. (``servers``) the check-in PUT with the app under uvicorn (what ``afterglow serve`` runs) and under
+   granian, one worker each, against the same baseline;
 3. for each N (100 and 10,000 patients; databases from tests/bench/datagen.py, generated on first use):
    start-up to the first answered request of ``afterglow serve`` on the migrated database, then the
    server as in production (``python -m server serve``, one worker, ``synchronous=FULL``) under wrk:
    check-in PUTs, the caseload page, the brief page and the 90/10 mix, each run right after the bare
-   route under the same ASGI server with the same wrk settings; the worker's RSS is sampled throughout.
+   route with the same wrk settings; the worker's RSS is sampled throughout.
+
+The baseline is the issue's: the bare route under granian, one worker (``--server uvicorn`` to compare
+against uvicorn's instead).
 
 wrk runs with ``-t`` equal to ``-c`` so that each connection is one signed-in device with its own session
 cookie and CSRF token (sessions are inserted into the database before the server starts, as a sign-in
@@ -57,7 +61,7 @@ VENV_BIN = Path(sys.executable).parent
 SECRET = "bench-secret-" + "x" * 40
 APP_ROOT = REPO_ROOT  # --app-root: run the app from another copy of the code (the "before" of a change)
 START_TIMEOUT = 120.0
-PRODUCTION_SERVER = "uvicorn"  # the ASGI server `afterglow serve` runs (server/__main__.py)
+BASELINE_SERVER = "granian"  # the bare route's server: one worker, as issue 7 sets the baseline
 
 
 # --- data and sessions ------------------------------------------------------------------------------
@@ -451,7 +455,7 @@ def started_bare(kind: str, run_dir: Path) -> Server:
 
 
 def compare_servers(opts: Options, run_dir: Path) -> list[Row]:
-    """Bare route and check-in PUTs (N=100) under uvicorn and granian, one worker each."""
+    """Check-in PUTs (N=100) with the app under uvicorn and under granian, one worker each."""
     rows = []
     db = working_copy(database_for(100), run_dir)
     fx = fixture(db)
@@ -460,10 +464,6 @@ def compare_servers(opts: Options, run_dir: Path) -> list[Row]:
     runs = [
         ("uvicorn: check-in PUT", "uvicorn", "server.asgi:app_from_env"),
         ("granian: check-in PUT", "granian", "server.asgi:app_from_env"),
-        # What the profile says the next step would buy (tests/bench/whatif.py; not shipped).
-        (f"{opts.server}: what-if DI without task groups", opts.server, "tests.bench.whatif:app_from_env"),
-        (f"{opts.server}: what-if gc.freeze() at start", opts.server, "tests.bench.whatif:app_with_frozen_gc"),
-        (f"{opts.server}: what-if both", opts.server, "tests.bench.whatif:app_with_both"),
     ]
     for name, kind, target in runs:
         if not (VENV_BIN / kind).exists():
@@ -476,7 +476,7 @@ def compare_servers(opts: Options, run_dir: Path) -> list[Row]:
             port,
             run_dir / f"{kind}.log",
         )
-        with started_bare(kind, run_dir) as bare, app:
+        with started_bare(opts.server, run_dir) as bare, app:
             wait_until_idle(app)
             rows.append(pair("servers", name, bare, app, "checkin.lua", env, opts))
     return rows
@@ -569,7 +569,7 @@ def report(rows: list[Row], extras: dict[int, dict[str, Any]], raw: float, opts:
         f" {platform.python_implementation()} {platform.python_version()}, load average at start"
         f" {os.getloadavg()[0]:.1f} (a shared machine: absolute numbers drift; compare the ratios).",
         f"wrk -t{opts.connections} -c{opts.connections} -d{opts.duration:g}s per run; every app run follows a run"
-        f" of the bare route under the same ASGI server ({opts.server}, one worker); the pair with the median ratio"
+        f" of the bare route under {opts.server} (one worker, the baseline); the pair with the median ratio"
         f" of {opts.repeat} is shown. Raw sqlite3 single-row commits (WAL, synchronous=FULL, same disk):"
         f" **{raw:.0f}/s**.",
         "",
@@ -625,7 +625,7 @@ def main(argv: list[str] | None = None) -> None:
         "--server",
         choices=["granian", "uvicorn"],
         default=None,
-        help="ASGI server of the bare baseline (default: the one `afterglow serve` uses)",
+        help="ASGI server of the bare baseline (default: granian, as the issue sets it)",
     )
     parser.add_argument("--only", choices=["servers", "app"], default=None)
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
         APP_ROOT = args.app_root.resolve()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
-    opts = Options(args.duration, args.connections, args.repeat, args.server or PRODUCTION_SERVER)
+    opts = Options(args.duration, args.connections, args.repeat, args.server or BASELINE_SERVER)
     command = "python -m tests.bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []

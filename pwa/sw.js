@@ -3,7 +3,8 @@
 //
 // - install: precache the shell (PHI-free pages, static files, manifest) into a cache named by version.
 // - activate: delete every older cache, take control of open pages.
-// - navigations: network first; offline, the cached shell page itself or else the offline page.
+// - navigations: network first; offline, the cached shell page itself (a new reflection: the shell's
+//   empty form) or else the offline page.
 // - /static/: cache first (the cache is versioned), network when missing, never added on the fly.
 // - never stores a response marked no-store or private: pages with patient data say no-store.
 // - sign-out: the page asks it to delete every cache; it answers when done.
@@ -73,9 +74,20 @@ async function fromNetworkFirst(request) {
     return response;
   } catch (error) {
     const cache = await caches.open(CACHE);
-    const page = PAGES.has(url.pathname) ? await cache.match(url.pathname) : null;
+    const shellPage = shellPageFor(url);
+    const page = shellPage ? await cache.match(shellPage) : null;
     return page || (await cache.match("/offline")) || Response.error();
   }
+}
+
+// Offline, a new reflection opens from the shell's empty copy of its form (the page carries ?session= over
+// itself). Editing one (?entry=) needs the server's copy of it, so that gets the offline page.
+function shellPageFor(url) {
+  if (PAGES.has(url.pathname)) return url.pathname;
+  const reflection = url.pathname.match(/^\/reflect\/([a-z_]+)$/);
+  if (!reflection || url.searchParams.has("entry")) return null;
+  const page = reflection[1] === "free" ? "/app/reflect" : `/app/reflect/${reflection[1]}`;
+  return PAGES.has(page) ? page : null;
 }
 
 async function fromCacheFirst(request) {

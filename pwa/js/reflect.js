@@ -155,6 +155,9 @@ function setupStepper() {
 }
 
 if (form) {
+  // Offline, the worker answers a session's "write your intention" link with the shell's empty form: the
+  // reflection still belongs to that session.
+  if (form.hasAttribute("data-fresh-id")) keepField("kap_session_id", new URLSearchParams(location.search).get("session"));
   // Restore first, so the stepper opens at the first question still empty.
   Promise.resolve(setupAutosave())
     .catch(() => undefined)

@@ -147,9 +147,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--callers", help="also print who calls the functions matching this pattern")
-    parser.add_argument(
-        "--no-profile", dest="profile", action="store_false", help="only the rate and CPU per request"
-    )
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="only the rate and CPU per request")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -148,6 +148,7 @@ def patient_pages(page: Page) -> list[str]:
         "/home",
         *SHELL_PAGES,  # the offline page, the shell's empty forms (/app/...) and help
         *(f"/reflect/{kind}" for kind in REFLECTION_TITLES),
+        f"/reflect/intention?session={session_path.rsplit('/', 1)[1]}",
         "/sessions",
         session_path,
         f"/aftercare?session={session_path.rsplit('/', 1)[1]}",
@@ -193,11 +194,17 @@ def test_every_patient_page_answers_a_repeat_visit_offline_from_the_worker(conte
         except Error as exc:  # the browser's own error page: nothing answered
             problems.append(f"{url}: {exc.message.splitlines()[0]}")
             continue
-        # A page of the shell comes back as itself; any other, with patient data and never cached, as the
-        # offline page (it lists what is waiting on the phone and links to the shell's forms).
-        expected = online[url] if urlsplit(url).path in SHELL_PAGES else OFFLINE_H1
+        # A page of the shell comes back as itself, and a new reflection as the shell's empty form; any other,
+        # with patient data and never cached, as the offline page (it lists what is waiting on the phone and
+        # links to the shell's forms).
+        path = urlsplit(url).path
+        expected = online[url] if path in SHELL_PAGES or path.startswith("/reflect/") else OFFLINE_H1
         if response is None or response.status != 200 or not response.from_service_worker:
             problems.append(f"{url}: {response and response.status}, not from the service worker")
         elif h1_of(page) != expected:
             problems.append(f"{url}: shows {h1_of(page)!r}, expected {expected!r}")
+        elif path.startswith("/reflect/") and "session=" in url:  # the shell's form keeps the session
+            field = page.locator(".reflect-form [name=kap_session_id]")
+            if field.count() != 1 or field.get_attribute("value") != url.rsplit("=", 1)[1]:
+                problems.append(f"{url}: the offline form lost its session")
     assert problems == []

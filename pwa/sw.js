@@ -39,9 +39,7 @@ async function precache() {
   const cache = await caches.open(CACHE);
   await Promise.all(
     SHELL.urls.map(async (url) => {
-      // "no-cache" revalidates: as fresh as "reload", but what the page just fetched comes back as a 304
-      // instead of being downloaded a second time on the phone's first visit.
-      const response = await fetch(url, { cache: "no-cache", credentials: "same-origin" });
+      const response = await fetch(url, { cache: "reload", credentials: "same-origin" });
       await safePut(cache, url, response);
     }),
   );

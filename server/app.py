@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,10 +102,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         background = [
             asyncio.create_task(task(app.state)) for task in (scheduler.run, backup.run_scheduled, flags.watch)
         ]
-        # What start-up made (Litestar, the routes, Jinja, the app) lives as long as the process: moved out
-        # of the collector's reach, the full passes no longer walk it, and their pauses leave the p99.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import Cookie
@@ -18,6 +19,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -25,8 +27,8 @@ from server.accounts import queries as account_queries
 from server.app import create_app
 from server.clock import Clock, iso
 from server.db import Database, apply_migrations, connect_sync
+from server.security import passwords
 from server.security.csrf import CSRF_COOKIE, CSRF_HEADER
-from server.security.passwords import hash_password
 from server.security.sessions import SESSION_COOKIE
 from server.settings import Settings, load_settings
 
@@ -62,9 +64,41 @@ class People(msgspec.Struct):
     patient_b: Person
 
 
+# Password hashing in the app under test. The production hasher (argon2id, t=3, m=64 MiB, p=4) takes a few
+# tenths of a second per hash or sign-in on the 2-core machine, and the in-process tests sign in about 500
+# times (over a minute of CPU in all), so they run with a fast argon2id hasher instead; every hash and every
+# verification still goes through the app's own code (server/security/passwords.py), only the cost
+# parameters differ. The production hasher stays under test: by the tests marked
+# ``production_password_hashing`` (tests/test_passwords.py, the rehash-on-sign-in test, the first run, the
+# smoke sign-in), and by every test against a real server process (tests/e2e, tests/test_workers.py,
+# tests/test_crash_safety.py, the CLI tests), which this fixture does not reach.
+PRODUCTION_HASHER = passwords.HASHER
+PRODUCTION_DUMMY_HASH = passwords._DUMMY_HASH
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+FAST_DUMMY_HASH = FAST_HASHER.hash("afterglow-timing-equaliser")  # the dummy's own password, as in production
+assert FAST_HASHER.type is PRODUCTION_HASHER.type
+
+
+@pytest.fixture(autouse=True)
+def password_hasher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """The hasher the app uses in this test: the fast one, unless the test is marked to use production's."""
+    if request.node.get_closest_marker("production_password_hashing"):
+        hasher, dummy = PRODUCTION_HASHER, PRODUCTION_DUMMY_HASH
+    else:
+        hasher, dummy = FAST_HASHER, FAST_DUMMY_HASH
+    monkeypatch.setattr(passwords, "HASHER", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", dummy)
+    return hasher
+
+
 @functools.cache
+def _password_hash_with(hasher: PasswordHasher) -> str:
+    return hasher.hash(PASSWORD)
+
+
 def password_hash() -> str:
-    return hash_password(PASSWORD)
+    """PASSWORD hashed the way the app hashes now (one hash per hasher), so signing in needs no rehash."""
+    return _password_hash_with(passwords.HASHER)
 
 
 @pytest.fixture
@@ -247,14 +281,54 @@ def https_client(tmp_path: Path, clock: FrozenClock) -> Iterator[Client]:
         yield test_client
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the browser tests (tests/e2e) last, keeping the order otherwise.
+# The files that take longest on the 2-core machine (seconds per file, measured in a full run), longest
+# first. Under pytest-xdist they are handed out first, so that neither worker is left running one of them
+# at the end while the other has nothing to do; every other file follows, those with the most tests
+# first. A file missing here only starts later.
+SLOWEST_FILES = (
+    "e2e/test_accessibility.py",  # 60, with the browser tests' server and demo clinic
+    "e2e/test_offline.py",  # 49, the same
+    "e2e/test_api_fuzz.py",  # 32
+    "test_workers.py",  # 21
+    "test_crash_safety.py",  # 20
+    "test_reminders.py",  # 18
+    "e2e/test_sign_out.py",  # 14
+    "test_first_run.py",  # 12
+    "test_journal_entries.py",  # 11
+    "e2e/test_phone_budget.py",  # 10
+    "e2e/test_forms.py",  # 9
+    "test_backup.py",  # 9
+    "test_sign_in.py",  # 9
+    "e2e/test_reflection.py",  # 7
+    "test_authorization_matrix.py",  # 6
+)
 
-    Playwright's sync API leaves an asyncio loop running on the main thread while its session-scoped
-    browser lives, and ``asyncio.run`` (``seed_people``, the first-run helpers) refuses to start inside one.
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist hands out whole files most-tests-first unless told otherwise; the collection's order
+    # below is the one wanted. (Set here rather than as --no-loadscope-reorder in addopts, an option that
+    # pytest-xdist before 3.8 would refuse; those versions keep their own order.)
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In one process: run the browser tests (tests/e2e) last, keeping the order otherwise. Under xdist
+    (``--dist loadfile``, files handed out in collection order): the slowest files first.
+
+    Playwright's sync API leaves an asyncio loop running on the main thread while it is started, and
+    ``asyncio.run`` (``seed_people``, the first-run helpers) refuses to start inside one; the browser
+    fixture stops it after each file (tests/e2e/conftest.py), which is what lets a worker run browser
+    files before others.
     """
-    e2e = Path(__file__).resolve().parent / "e2e"
-    items.sort(key=lambda item: item.path.resolve().is_relative_to(e2e))
+    tests = Path(__file__).resolve().parent
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.path.resolve().is_relative_to(tests / "e2e"))
+        return
+    rank = {tests / name: position for position, name in enumerate(SLOWEST_FILES)}
+    tests_in = Counter(item.path.resolve() for item in items)
+    # A stable sort: each file's tests stay together and in their order.
+    items.sort(key=lambda item: (rank.get(item.path.resolve(), len(rank)), -tests_in[item.path.resolve()]))
 
 
 class Desk:

@@ -24,6 +24,10 @@ ADMIN_FORM = {
 }
 CLI_PASSWORD = "copper kettle meadow"
 
+# The first admin's password is hashed by the hasher the app really uses (tests/conftest.py gives most tests a
+# fast one); the command line runs in a process of its own, which always does.
+pytestmark = pytest.mark.production_password_hashing
+
 
 def migrate(settings: Settings) -> None:
     conn = connect_sync(settings.database_path)

@@ -17,6 +17,9 @@ from server.security.passwords import (
     verify_password,
 )
 
+# The hasher the app really uses (tests/conftest.py gives most tests a fast one).
+pytestmark = pytest.mark.production_password_hashing
+
 
 def test_the_common_passwords_list_has_at_least_a_thousand_entries() -> None:
     entries = common_passwords()

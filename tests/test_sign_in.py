@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from argon2 import PasswordHasher
 
 from server.clock import iso
@@ -402,6 +403,7 @@ def test_disabling_an_account_ends_its_sessions_at_once(client: Client, people: 
 # --- password hashes --------------------------------------------------------------------------------------
 
 
+@pytest.mark.production_password_hashing  # upgraded to the parameters the app really uses
 def test_a_weaker_stored_hash_is_upgraded_at_sign_in(client: Client, people: People, settings: Settings) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     assert needs_rehash(weak)

@@ -3,6 +3,11 @@ it, restart it, or run it with several worker processes. Loopback only; every wa
 
 Used by tests/test_crash_safety.py and tests/test_workers.py (through tests/bench/crash_cycles.py for the
 former), and by the crash script on its own, so it depends on nothing from pytest.
+
+``LiveServer(..., preloaded=True)`` (the crash cycles, which restart the server hundreds of times) starts
+each server by forking it from a process that has already imported the server's code, the way
+multiprocessing's forkserver does: the same ``python -m server serve`` code and environment in a process of
+its own (its own session, killed the same way), without paying Python's imports on every restart.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ import contextlib
 import http.client
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -59,31 +67,58 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 class LiveServer:
-    """``afterglow serve`` on a fixed free port, restartable; its output goes to ``var_dir/server.log``."""
+    """``afterglow serve`` on a fixed free port, restartable; its output goes to ``var_dir/server.log``.
 
-    def __init__(self, var_dir: Path, *, workers: int = 1, **env: str) -> None:
+    ``preloaded``: fork each start from a process that has imported the server already (see the top of this
+    file); ``close()`` (or leaving the ``with`` block) ends that process.
+    """
+
+    def __init__(self, var_dir: Path, *, workers: int = 1, preloaded: bool = False, **env: str) -> None:
         self.var_dir = var_dir
         self.workers = workers
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.env = server_env(var_dir, self.port, **env)
         self.log_path = var_dir / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | Forked | None = None
+        # Started now, so that its imports overlap with whatever the caller does before the first start.
+        self.forkserver = ForkServer() if preloaded else None
 
     def start(self) -> None:
         assert self.process is None, "already running"
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            # A session of its own, so stop() can end the worker processes with their parent.
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve", "--workers", str(self.workers)],
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        args = ["serve", "--workers", str(self.workers)]
+        if self.forkserver is not None:
+            self.process = self.forkserver.fork(args, env=self.env, log_path=self.log_path)
+        else:
+            with self.log_path.open("ab") as log:
+                # A session of its own, so stop() can end the worker processes with their parent.
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "server", *args],
+                    env=self.env,
+                    cwd=REPO_ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         self._wait_healthy()
+
+    def run_cli(self, *args: str) -> None:
+        """``python -m server ARGS`` with this server's environment (forked too if ``preloaded``); raises if
+        it fails. Its output goes to the log."""
+        if self.forkserver is None:
+            run_cli(*args, env=self.env)
+            return
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        code = self.forkserver.fork(list(args), env=self.env, log_path=self.log_path).wait(timeout=120)
+        if code != 0:
+            raise RuntimeError(f"`afterglow {' '.join(args)}` failed ({code}):\n{self.log_tail()}")
+
+    def close(self) -> None:
+        """Kill the server if it still runs, and end the fork server (if any)."""
+        self.kill()
+        if self.forkserver is not None:
+            self.forkserver.close()
 
     def _wait_healthy(self) -> None:
         assert self.process is not None
@@ -99,7 +134,7 @@ class LiveServer:
                         return
                 finally:
                     conn.close()
-            time.sleep(0.02)
+            time.sleep(0.01)
         self.kill()
         raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT:.0f} s:\n{self.log_tail()}")
 
@@ -107,8 +142,7 @@ class LiveServer:
         """SIGKILL: no shutdown, no cleanup, as in a power cut of the process (the OS's caches survive)."""
         if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        _signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.process = None
 
@@ -116,8 +150,7 @@ class LiveServer:
         """A clean shutdown (SIGTERM to the server and its workers), SIGKILL if it does not end in time."""
         if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+        _signal_group(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -130,6 +163,8 @@ class LiveServer:
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+        if self.forkserver is not None:
+            self.forkserver.close()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -205,6 +240,251 @@ class LiveServer:
                 return conn
             conn.close()
         raise AssertionError(f"worker {pid} accepted none of {attempts} connections")
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """Signal the server's process group (its session); the process alone if it has not made one yet."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+# --- forking servers from a process that has imported the server already ----------------------------------
+
+# What ``python -m server serve`` imports before it serves (anything missing here is imported by the server).
+# Not server.__main__ itself: runpy runs it afresh as __main__, as ``-m`` does.
+PRELOAD = (
+    "server.accounts.service",
+    "server.asgi",
+    "server.app",
+    "uvicorn",
+    "uvicorn.config",
+    "uvicorn.main",
+    "uvicorn.server",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.auto",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+)
+PRELOAD_IF_INSTALLED = ("litestar.plugins.pydantic",)  # Litestar imports it while it builds the app
+
+
+EXIT_UNKNOWN = 255  # a forked server ended after its fork server (which alone could tell how)
+
+
+class ForkServer:
+    """A process that imports the server once and then forks one server per request, like multiprocessing's
+    forkserver; each forked server runs ``python -m server ARGS`` (``runpy``, as ``-m`` does) in a session
+    of its own, with the environment and output file it was given. The fork server reports each server's
+    process id and, when it ends, its exit status (as ``Popen.returncode`` gives it)."""
+
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERGLOW_")}
+        env["PYTHONUNBUFFERED"] = "1"  # what server_env() sets for the server, whose output this becomes
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from tests.bench.live_server import fork_server_main; fork_server_main()"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+            start_new_session=True,
+        )
+        self.lock = threading.Condition()
+        self.started: list[int] = []
+        self.exits: dict[int, int] = {}
+        self.ended = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            kind, *numbers = line.split()
+            with self.lock:
+                if kind == "started":
+                    self.started.append(int(numbers[0]))
+                elif kind == "exited":
+                    self.exits[int(numbers[0])] = int(numbers[1])
+                self.lock.notify_all()
+        with self.lock:
+            self.ended = True
+            self.lock.notify_all()
+
+    def fork(self, args: list[str], *, env: dict[str, str], log_path: Path) -> Forked:
+        assert self.process.stdin is not None
+        request = {"args": args, "env": env, "log": str(log_path), "cwd": str(REPO_ROOT)}
+        with self.lock:
+            try:
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+            except BrokenPipeError:
+                pass  # reported below, with the fork server's own output
+            # Its first answer waits for the imports; every wait has a deadline.
+            if not self.lock.wait_for(lambda: self.started or self.ended, timeout=START_TIMEOUT):
+                raise RuntimeError(f"the fork server did not fork within {START_TIMEOUT:.0f} s")
+            if not self.started:
+                raise RuntimeError(f"the fork server ended:\n{self._stderr()}")
+            return Forked(self, self.started.pop(0))
+
+    def exit_status(self, pid: int, timeout: float | None) -> int | None:
+        """The exit status of server ``pid``, waiting up to ``timeout`` seconds (0: do not wait)."""
+        with self.lock:
+            self.lock.wait_for(lambda: pid in self.exits or self.ended, timeout=timeout)
+            if pid in self.exits:
+                return self.exits[pid]
+        if self.ended:  # the fork server is gone and cannot say how its servers ended: is this one still there?
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return EXIT_UNKNOWN
+        return None
+
+    def _stderr(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.errors.seek(0)
+        return self.errors.read().decode(errors="replace")
+
+    def close(self) -> None:
+        """End the fork server (servers it forked are not affected)."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        self.errors.close()
+
+
+class Forked:
+    """A server forked by a ForkServer, with the part of ``subprocess.Popen``'s interface LiveServer uses."""
+
+    def __init__(self, forkserver: ForkServer, pid: int) -> None:
+        self.forkserver = forkserver
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.forkserver.exit_status(self.pid, timeout=0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self.forkserver.exit_status(self.pid, timeout=timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(f"python -m server (pid {self.pid})", timeout or 0)
+        return self.returncode
+
+
+def fork_server_main() -> None:
+    """The fork server's process: import the server, then for each request on stdin fork a server.
+
+    Answers on stdout, one line each: ``started PID`` for each request, in order, and ``exited PID STATUS``
+    when a server ends. Single-threaded (forking is only safe so), so it waits on stdin and on SIGCHLD with
+    a selector. Ends when stdin is closed.
+    """
+    import gc
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    for name in PRELOAD_IF_INSTALLED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    assert threading.active_count() == 1, "importing the server started a thread; forking would not be safe"
+    # What the server itself does once started (server/app.py): what is imported stays, out of the collector's
+    # way. Here it also keeps the forked servers' collections from touching, and so copying, these pages.
+    gc.collect()
+    gc.freeze()
+
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    wake_write.setblocking(False)
+    signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the selector through the wakeup fd
+    selector = selectors.DefaultSelector()
+    selector.register(0, selectors.EVENT_READ)  # stdin, read unbuffered so that the selector sees every line
+    selector.register(wake_read, selectors.EVENT_READ)
+    out = sys.stdout
+    pending = b""
+
+    def reap() -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while wake_read.recv(512):
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            out.write(f"exited {pid} {os.waitstatus_to_exitcode(status)}\n")
+            out.flush()
+
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is wake_read:
+                reap()
+                continue
+            data = os.read(0, 65536)
+            if not data:
+                return
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    selector.close()
+                    wake_read.close()
+                    wake_write.close()
+                    _serve_forked(request)  # never returns
+                out.write(f"started {pid}\n")
+                out.flush()
+
+
+def _serve_forked(request: dict[str, Any]) -> None:
+    """In the forked process: become ``python -m server ARGS`` with the request's environment and output."""
+    import runpy
+    import traceback
+
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()  # as start_new_session=True: the server and any workers it starts share a group to kill
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["-m", *request["args"]]
+        runpy.run_module("server", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def _tcp_rows() -> list[tuple[int, int, str, int]]:

@@ -9,6 +9,7 @@ so a page added later is checked without anyone remembering to list it here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,22 +73,36 @@ def page_kind(url: str) -> str:
     return "/".join("*" if ID.match(segment) else segment for segment in segments)
 
 
-def pages_to_check(page: Page, start: list[str], origin: str) -> list[str]:
-    """The starting pages and the pages they link to: one of each kind."""
+def check_every_page(page: Page, start: list[str], origin: str, check: Callable[[str], None]) -> list[str]:
+    """``check`` the starting pages and the pages they link to, one of each kind; returns the URLs checked.
+
+    ``check(url)`` opens ``url`` in ``page``; a starting page's links are read while it is still open after
+    its check, so that it is loaded once, not once to find its links and again to check it.
+    """
     seen: dict[str, str] = {}
+    checked: set[str] = set()
     for url in start:
         seen.setdefault(page_kind(url), url)
+    starting = list(seen.values())
     for url in start:
-        page.goto(url)
+        if url in starting and url not in checked:
+            check(url)
+            checked.add(url)
+        else:  # a second starting page of a kind already checked: its links still count
+            page.goto(url)
         for link in links_from(page, origin):
             seen.setdefault(page_kind(link), link)
+    for url in list(seen.values())[len(starting) :]:
+        check(url)
     return list(seen.values())
 
 
 def axe(page: Page, options: dict[str, object]) -> list[dict[str, object]]:
-    if not page.evaluate("() => typeof window.axe === 'object'"):
+    run = "(options) => typeof window.axe === 'object' ? axe.run(document, options) : null"
+    result = page.evaluate(run, options)
+    if result is None:  # not in this page yet
         page.evaluate(AXE_SOURCE)  # through the debugger, so the page's CSP does not apply
-    result = page.evaluate("(options) => axe.run(document, options)", options)
+        result = page.evaluate(run, options)
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
@@ -122,12 +137,11 @@ def test_every_patient_page_is_accessible_and_fits_320px(
 ) -> None:
     sign_in(narrow)
     origin = narrow.evaluate("() => location.origin")
-    urls = pages_to_check(narrow, PATIENT_START, origin)
     shots = tmp_path_factory.mktemp("screens-320")
     problems: list[str] = []
 
-    for url in urls:
-        problems += check_accessibility(narrow, url)
+    def check(url: str) -> None:
+        problems.extend(check_accessibility(narrow, url))
         narrow.emulate_media(color_scheme="light")
         overflow = narrow.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
@@ -144,6 +158,8 @@ def test_every_patient_page_is_accessible_and_fits_320px(
         name = urlsplit(url).path.strip("/").replace("/", "_") or "root"
         narrow.screenshot(path=str(Path(shots) / f"{name}.png"))
 
+    urls = check_every_page(narrow, PATIENT_START, origin, check)
+
     assert {"/home", "/app/checkin", "/offline"} <= {urlsplit(u).path for u in urls}
     assert any(urlsplit(u).path.startswith("/sessions/") for u in urls), "a session page was found"
     assert problems == []
@@ -154,12 +170,14 @@ def test_every_therapist_and_admin_page_is_accessible(context: BrowserContext, p
     page = context.new_page()
     sign_in(page, person.email)  # type: ignore[attr-defined]
     origin = page.evaluate("() => location.origin")
-    urls = pages_to_check(page, [home, "/account"], origin)
     problems: list[str] = []
 
-    for url in urls:
-        problems += check_accessibility(page, url)
+    def check(url: str) -> None:
+        problems.extend(check_accessibility(page, url))
 
+    urls = check_every_page(page, [home, "/account"], origin, check)
+
+    assert len(urls) > 2, urls  # the starting pages' links were followed
     assert problems == []
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from server import demo_course
 from server.db import apply_migrations, connect_sync
 from server.journal.schemas import AftercareIn, CheckinIn, QuestionnaireIn, Symptoms
 from server.journal.service import _content_hash, aftercare_write, checkin_write, questionnaire_write, search_text
@@ -74,18 +75,7 @@ INTENTION = {
     "soothes": "Slow breathing, the blanket, a familiar voice.",
 }
 CAPTURE = {"what_happened": "Colours, then quiet. A door.", "three_words": "door, light, allowed"}
-INTEGRATION = {
-    "intention_revisited": "I wanted to stop carrying the old shame. It feels less heavy than it did.",
-    "what_happened": "At first a lot of colour, then a long quiet stretch, like floating above the house I grew up in.",
-    "body": "Warmth in my chest; my hands felt far away. Today a little headache lingers.",
-    "emotions": "Grief first, then something like relief. Afterwards tender, a bit raw.",
-    "images": "A closed door that was not locked. My grandmother's kitchen.",
-    "moments": "Surprising: I wasn't afraid of the door. Difficult: the grief. Beautiful: the light at the end.",
-    "insight": "I have been waiting for permission that nobody else can give me.",
-    "remember": "The door was never locked.",
-    "action": "Write to my brother this week, and tell my partner about the door.",
-    "themes": "Doors, houses, being allowed.",
-}
+INTEGRATION = demo_course.INTEGRATION  # the demo patient's answers: same prompts, believable text
 ENTRY_SQL = (
     "INSERT INTO entries (id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone,"
     " body, body_hash, search_text, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 
 from server.demo import ADMIN, THERAPIST
 from tests.e2e.conftest import sign_in
@@ -186,12 +186,14 @@ def test_the_outbox_and_the_sign_out_warning_are_accessible_too(context: Browser
     sign_in(page)
     page.goto("/app/checkin")
     page.evaluate(
-        """() => self.AfterglowOutbox.put("checkin", crypto.randomUUID(), {mood: 5, note: "x"})
+        # Invalid for the server too: replayed on reload, it stays on the phone needing attention.
+        """() => self.AfterglowOutbox.put("checkin", crypto.randomUUID(), {mood: 11, note: "x"})
             .then((r) => self.AfterglowOutbox.update(r.id, r.rev,
                 {state: "attention", error: "Mood must be 10 or less."}))"""
     )
     page.reload()
     page.click("form[data-signout] button")
+    expect(page.locator("[data-signout-dialog]")).to_be_visible()  # the warning, not a sign-out under way
     problems = axe(page, WCAG_AA)
     page.emulate_media(color_scheme="dark")
     problems += axe(page, CONTRAST)

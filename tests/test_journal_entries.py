@@ -506,3 +506,12 @@ def test_an_entry_cannot_link_another_patients_session(client: Client, people: P
         assert refused.status_code == 422, refused.text
         assert names_field(refused, "kap_session_id")
     assert count(settings, "entries") == 0
+
+
+def test_an_entry_page_has_its_own_heading(client: Client, people: People) -> None:
+    client.login(people.patient_a.email)
+    entry_id = str(uuid.uuid4())
+    assert client.put(f"/api/v1/checkins/{entry_id}", json={"mood": 5, "local_date": "2026-11-20"}).status_code == 201
+    page = client.get(f"/entries/{entry_id}")
+    assert page.status_code == 200
+    assert "<h1>Your entry of 2026-11-20</h1>" in page.text

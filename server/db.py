@@ -54,13 +54,20 @@ class MigrationError(Exception):
     """The database and the migration files disagree; start-up must stop."""
 
 
+def _configure(conn: sqlite3.Connection, *, read_only: bool = False) -> None:
+    """The pragmas every connection runs with, the server's, the inline reader's and the command line's."""
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")
+
+
 def connect_sync(path: Path) -> sqlite3.Connection:
     """A plain connection for the command line and migrations, with the same pragmas as the server's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
+    _configure(conn)
     return conn
 
 
@@ -254,13 +261,7 @@ class Database:
         await conn  # starts its thread and connects
         conn.row_factory = sqlite3.Row
 
-        def configure(raw: sqlite3.Connection) -> None:
-            for pragma in PRAGMAS:
-                raw.execute(pragma)
-            if read_only:
-                raw.execute("PRAGMA query_only=ON")
-
-        await conn.run(configure)
+        await conn.run(lambda raw: _configure(raw, read_only=read_only))
         return conn
 
     # --- the writer: group commit ---------------------------------------------------------------------
@@ -359,10 +360,13 @@ class Database:
         except BaseException as exc:
             await self._abort(batch, exc)
         else:
-            if batch.members:
-                self.commits += 1
-                self.committed += batch.members
+            self._count_commit(batch)
             batch.settle(None)
+
+    def _count_commit(self, batch: _Batch) -> None:
+        if batch.members:  # an empty batch was rolled back, not committed
+            self.commits += 1
+            self.committed += batch.members
 
     async def _abort(self, batch: _Batch, error: BaseException) -> None:
         assert self._writer is not None
@@ -440,9 +444,7 @@ class Database:
             batch.done.add_done_callback(_deliver(future, value))
         if commit:
             self._batch = None
-            if batch.members:
-                self.commits += 1
-                self.committed += batch.members
+            self._count_commit(batch)
             batch.settle(None)
 
     # --- readers --------------------------------------------------------------------------------------
@@ -450,9 +452,7 @@ class Database:
     def _connect_inline(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        for pragma in PRAGMAS:
-            conn.execute(pragma)
-        conn.execute("PRAGMA query_only=ON")
+        _configure(conn, read_only=True)
         # Never wait on the event loop's thread: a busy database sends the lookup to a reader thread.
         conn.execute(f"PRAGMA busy_timeout={INLINE_BUSY_TIMEOUT_MS}")
         return conn
@@ -474,7 +474,7 @@ class Database:
             return await self.fetch_one(sql, params)
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def reader(self) -> AsyncIterator[Connection]:
         conn = await self._readers.get()
         try:
             yield conn
@@ -493,18 +493,12 @@ class Database:
             self._write_lock.release()
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        conn = await self._readers.get()
-        try:
+        async with self.reader() as conn:
             return await conn.run(_one(sql, params))
-        finally:
-            self._readers.put_nowait(conn)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        conn = await self._readers.get()
-        try:
+        async with self.reader() as conn:
             return await conn.run(_all(sql, params))
-        finally:
-            self._readers.put_nowait(conn)
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:

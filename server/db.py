@@ -110,16 +110,18 @@ class Connection(aiosqlite.Connection):
         return result
 
 
-def _one(sql: str, params: Params) -> Callable[[sqlite3.Connection], sqlite3.Row | None]:
-    def query(conn: sqlite3.Connection) -> sqlite3.Row | None:
-        cursor = conn.execute(sql, params)
-        try:
-            row: sqlite3.Row | None = cursor.fetchone()
-        finally:
-            cursor.close()  # resets the statement (an UPDATE … RETURNING stays "in progress" until then)
-        return row
+def fetch_row(conn: sqlite3.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    """One row, on the connection's own thread (a function given to ``run`` or ``Database.write``)."""
+    cursor = conn.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+    finally:
+        cursor.close()  # resets the statement (an UPDATE … RETURNING stays "in progress" until then)
+    return row
 
-    return query
+
+def _one(sql: str, params: Params) -> Callable[[sqlite3.Connection], sqlite3.Row | None]:
+    return lambda conn: fetch_row(conn, sql, params)
 
 
 def _all(sql: str, params: Params) -> Callable[[sqlite3.Connection], list[sqlite3.Row]]:
@@ -294,7 +296,7 @@ class Database:
         self._release_pending = False
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """A write transaction: rolled back on any exception, cancellation included, and committed (with
         the others queued behind the same lock) before this returns."""
         assert self._writer is not None, "database is not open"

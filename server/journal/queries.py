@@ -60,10 +60,6 @@ async def save_preferences(
     )
 
 
-async def entry_for_update(conn: aiosqlite.Connection, entry_id: str) -> sqlite3.Row | None:
-    return await fetch_one(conn, ENTRY_FOR_UPDATE, (entry_id,))
-
-
 async def own_entry(db: Database, patient_id: str, kind: str, entry_id: str) -> sqlite3.Row | None:
     return await db.fetch_one(
         f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ? AND patient_id = ? AND kind = ?",  # noqa: S608
@@ -76,35 +72,6 @@ async def own_entry_any_kind(db: Database, patient_id: str, entry_id: str) -> sq
         f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ? AND patient_id = ?",  # noqa: S608
         (entry_id, patient_id),
     )
-
-
-async def insert_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> sqlite3.Row:
-    """Insert and return the stored row (RETURNING: one round trip to the writer's thread, not two)."""
-    row = await fetch_one(conn, INSERT_ENTRY, values)
-    assert row is not None
-    return row
-
-
-async def archive_version(conn: aiosqlite.Connection, entry_id: str, now: str) -> None:
-    """Keep the entry's current state before it is overwritten."""
-    await conn.execute(ARCHIVE_VERSION, (now, entry_id))
-
-
-async def update_entry(conn: aiosqlite.Connection, values: dict[str, object]) -> sqlite3.Row:
-    """Update and return the stored row (RETURNING, as for inserts)."""
-    row = await fetch_one(conn, UPDATE_ENTRY, values)
-    assert row is not None
-    return row
-
-
-def fetch_row(conn: sqlite3.Connection, sql: str, params: object) -> sqlite3.Row | None:
-    """For code running on the writer's thread (``Database.write``): one row, statement reset at once."""
-    cursor = conn.execute(sql, params)  # type: ignore[arg-type]
-    try:
-        row: sqlite3.Row | None = cursor.fetchone()
-    finally:
-        cursor.close()
-    return row
 
 
 async def delete_entry(conn: aiosqlite.Connection, entry_id: str, patient_id: str, kind: str) -> bool:
@@ -172,17 +139,11 @@ _CHECKIN_BEFORE = _NEIGHBOUR.format(op="<", order="DESC")
 _CHECKIN_AFTER = _NEIGHBOUR.format(op=">", order="ASC")
 
 
-async def session_is_patients(db: Database, session_id: str, patient_id: str) -> bool:
-    row = await db.fetch_one("SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?", (session_id, patient_id))
-    return row is not None
-
-
 SESSION_OF_PATIENT = "SELECT 1 FROM kap_sessions WHERE id = ? AND patient_id = ?"
 
 
-async def session_of_patient(conn: aiosqlite.Connection, session_id: str, patient_id: str) -> bool:
-    row = await fetch_one(conn, SESSION_OF_PATIENT, (session_id, patient_id))
-    return row is not None
+async def session_is_patients(db: Database, session_id: str, patient_id: str) -> bool:
+    return await db.fetch_one(SESSION_OF_PATIENT, (session_id, patient_id)) is not None
 
 
 async def prompt_set(db: Database, prompt_set_id: str) -> sqlite3.Row | None:

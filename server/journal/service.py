@@ -19,7 +19,7 @@ import msgspec
 from litestar.exceptions import NotFoundException
 
 from server.clock import Clock, iso
-from server.db import Database
+from server.db import Database, fetch_row
 from server.errors import ConflictError, FieldError
 from server.journal import queries
 from server.journal.schemas import (
@@ -152,70 +152,49 @@ async def put_entry(
     db: Database, clock: Clock, *, patient_id: str, actor: Actor, entry_id: str, write: EntryWrite
 ) -> Saved:
     now = clock.now()
+
+    def store(conn: sqlite3.Connection) -> tuple[bool, bool, sqlite3.Row]:
+        return _store(conn, now, patient_id=patient_id, entry_id=entry_id, write=write)
+
     if write.kind == "checkin" and write.body["mood"] > safety.LOW_MOOD:
         # The hot path (a phone's check-in): no safety rule can fire on it (safety.evaluate_entry acts on a
         # check-in only at LOW_MOOD or below), so the whole write is one call on the writer's thread,
-        # group-committed with the others queued at the same moment. Same checks, same rows.
-        created, row = await db.write(
-            lambda conn: _put_sync(conn, now, patient_id=patient_id, entry_id=entry_id, write=write)
-        )
+        # group-committed with the others queued at the same moment.
+        created, _, row = await db.write(store)
         return Saved(created=created, entry=entry_out(row))
-    prefs = await queries.patient_preferences(db, patient_id)
-    if prefs is None:
-        raise NotFoundException(ENTRY_NOT_FOUND)
     async with db.transaction() as conn:
-        existing = await queries.entry_for_update(conn, entry_id)
-        session_found = not write.kap_session_id or await queries.session_of_patient(
-            conn, write.kap_session_id, patient_id
-        )
-        values = _entry_values(
-            existing, prefs, write, now, patient_id=patient_id, entry_id=entry_id, session_found=session_found
-        )
-        if existing is not None and existing["body_hash"] == values["body_hash"]:
-            return Saved(created=False, entry=await _with_safety(conn, db, existing, actor, replay=True))
-        if (
-            existing is not None
-            and write.meta.base_version is not None
-            and write.meta.base_version != existing["version"]
-        ):
-            raise _conflict(existing)
-        if existing is None:
-            row = await queries.insert_entry(conn, values)
-        else:
-            # A draft autosaving over itself is work in progress, not history: only finished states are kept.
-            if existing["status"] == "final":
-                await queries.archive_version(conn, entry_id, iso(now))
-            row = await queries.update_entry(conn, values)
-        entry = await _with_safety(conn, db, row, actor, replay=False)
-    return Saved(created=existing is None, entry=entry)
+        created, replayed, row = await conn.run(store)
+        entry = await _with_safety(conn, db, row, actor, replay=replayed)
+    return Saved(created=created, entry=entry)
 
 
-def _put_sync(
+def _store(
     conn: sqlite3.Connection, now: datetime, *, patient_id: str, entry_id: str, write: EntryWrite
-) -> tuple[bool, sqlite3.Row]:
-    """``put_entry`` for an entry no safety rule acts on, on the writer's thread: (created, stored row)."""
-    prefs = queries.fetch_row(conn, queries.PREFERENCES, (patient_id,))
+) -> tuple[bool, bool, sqlite3.Row]:
+    """Check and store one write, on the writer's thread: (created, replayed unchanged, stored row)."""
+    prefs = fetch_row(conn, queries.PREFERENCES, (patient_id,))
     if prefs is None:
         raise NotFoundException(ENTRY_NOT_FOUND)
-    existing = queries.fetch_row(conn, queries.ENTRY_FOR_UPDATE, (entry_id,))
+    existing = fetch_row(conn, queries.ENTRY_FOR_UPDATE, (entry_id,))
     session_found = not write.kap_session_id or (
-        queries.fetch_row(conn, queries.SESSION_OF_PATIENT, (write.kap_session_id, patient_id)) is not None
+        fetch_row(conn, queries.SESSION_OF_PATIENT, (write.kap_session_id, patient_id)) is not None
     )
     values = _entry_values(
         existing, prefs, write, now, patient_id=patient_id, entry_id=entry_id, session_found=session_found
     )
     if existing is not None and existing["body_hash"] == values["body_hash"]:
-        return False, existing
+        return False, True, existing
     if existing is not None and write.meta.base_version is not None and write.meta.base_version != existing["version"]:
         raise _conflict(existing)
     if existing is None:
-        row = queries.fetch_row(conn, queries.INSERT_ENTRY, values)
+        row = fetch_row(conn, queries.INSERT_ENTRY, values)
     else:
+        # A draft autosaving over itself is work in progress, not history: only finished states are kept.
         if existing["status"] == "final":
             conn.execute(queries.ARCHIVE_VERSION, (iso(now), entry_id))
-        row = queries.fetch_row(conn, queries.UPDATE_ENTRY, values)
+        row = fetch_row(conn, queries.UPDATE_ENTRY, values)
     assert row is not None
-    return existing is None, row
+    return existing is None, False, row
 
 
 def _entry_values(

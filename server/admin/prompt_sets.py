@@ -15,6 +15,7 @@ from server.admin.validation import InvalidFields
 from server.clock import Clock, iso
 from server.db import Database
 from server.errors import ConflictError
+from server.journal import queries as journal_queries
 from server.security import audit
 from server.security.audit import Actor
 
@@ -64,7 +65,10 @@ async def versions(db: Database) -> list[PromptSetVersion]:
 
 async def starting_point(db: Database, kind: str, from_id: str | None) -> PromptSetIn | None:
     """What the "new version" form starts from: a chosen version of the kind, else its current one."""
-    row = await queries.prompt_set(db, from_id) if from_id else await queries.current_prompt_set(db, kind)
+    if from_id:
+        row = await journal_queries.prompt_set(db, from_id)
+    else:
+        row = await journal_queries.current_prompt_set(db, kind)
     if row is None or row["kind"] != kind:
         if from_id:
             raise NotFoundException("No such prompt set.")

@@ -122,18 +122,6 @@ async def prompt_sets(db: Database) -> list[sqlite3.Row]:
     )
 
 
-async def prompt_set(db: Database, prompt_set_id: str) -> sqlite3.Row | None:
-    return await db.fetch_one("SELECT id, kind, version, title, intro FROM prompt_sets WHERE id = ?", (prompt_set_id,))
-
-
-async def current_prompt_set(db: Database, kind: str) -> sqlite3.Row | None:
-    return await db.fetch_one(
-        "SELECT id, kind, version, title, intro FROM prompt_sets WHERE kind = ? AND active = 1"
-        " ORDER BY version DESC LIMIT 1",
-        (kind,),
-    )
-
-
 async def prompts(db: Database, prompt_set_ids: Sequence[str]) -> list[sqlite3.Row]:
     if not prompt_set_ids:
         return []

@@ -150,10 +150,17 @@ async def prompt_set(db: Database, prompt_set_id: str) -> sqlite3.Row | None:
     return await db.fetch_one("SELECT id, kind, version, title, intro FROM prompt_sets WHERE id = ?", (prompt_set_id,))
 
 
-async def active_prompt_set_id(db: Database, kind: str) -> str | None:
-    row = await db.fetch_one(
-        "SELECT id FROM prompt_sets WHERE kind = ? AND active = 1 ORDER BY version DESC LIMIT 1", (kind,)
+async def current_prompt_set(db: Database, kind: str) -> sqlite3.Row | None:
+    """What new entries of this kind answer: the highest active version (admin pages show the same)."""
+    return await db.fetch_one(
+        "SELECT id, kind, version, title, intro FROM prompt_sets WHERE kind = ? AND active = 1"
+        " ORDER BY version DESC LIMIT 1",
+        (kind,),
     )
+
+
+async def active_prompt_set_id(db: Database, kind: str) -> str | None:
+    row = await current_prompt_set(db, kind)
     return None if row is None else str(row["id"])
 
 

@@ -156,10 +156,9 @@ async def put_entry(
     def store(conn: sqlite3.Connection) -> tuple[bool, bool, sqlite3.Row]:
         return _store(conn, now, patient_id=patient_id, entry_id=entry_id, write=write)
 
-    if write.kind == "checkin" and write.body["mood"] > safety.LOW_MOOD:
-        # The hot path (a phone's check-in): no safety rule can fire on it (safety.evaluate_entry acts on a
-        # check-in only at LOW_MOOD or below), so the whole write is one call on the writer's thread,
-        # group-committed with the others queued at the same moment.
+    if not safety.may_fire(write.kind, write.body):
+        # The hot path (most check-ins): no safety rule can act on this entry, so the whole write is one
+        # call on the writer's thread, group-committed with the others queued at the same moment.
         created, _, row = await db.write(store)
         return Saved(created=created, entry=entry_out(row))
     async with db.transaction() as conn:

@@ -106,10 +106,22 @@ async def evaluate_entry(
             conn, flag_kind, patient_id=patient_id, entry_id=entry_id, entry_kind=kind, now=now, actor=actor
         )
 
-    if kind == "questionnaire" and body.get("instrument") == "phq9" and body["answers"][8] > 0:
+    if not may_fire(kind, body):
+        return SafetyOutcome(alert=False)
+    if kind == "questionnaire":
         return SafetyOutcome(alert=True, raised=await once("phq9_item9"))
-    if kind == "checkin" and body["mood"] <= LOW_MOOD:
-        neighbours = await journal_queries.neighbour_checkin_moods(conn, patient_id, entry_id)
-        if any(mood <= LOW_MOOD for mood in neighbours):
-            return SafetyOutcome(alert=True, raised=await once("low_mood"))
+    # A low-mood check-in: the alert needs a second one running, before or after it.
+    neighbours = await journal_queries.neighbour_checkin_moods(conn, patient_id, entry_id)
+    if any(mood <= LOW_MOOD for mood in neighbours):
+        return SafetyOutcome(alert=True, raised=await once("low_mood"))
     return SafetyOutcome(alert=False)
+
+
+def may_fire(kind: str, body: dict[str, Any]) -> bool:
+    """Whether a rule of ``evaluate_entry`` can act on this entry at all. Writes for which it is False skip
+    the safety pass (the journal's fast path); a new rule belongs here as well as there."""
+    if kind == "questionnaire":
+        return bool(body.get("instrument") == "phq9" and body["answers"][8] > 0)
+    if kind == "checkin":
+        return bool(body["mood"] <= LOW_MOOD)
+    return False

@@ -280,3 +280,22 @@ def test_exports_have_their_content_type_and_are_never_cached(who: str, client: 
     Bundle.model_validate(client.get(f"{base}/export.fhir.json").json())
     if who == "therapist":
         assert client.get(f"{base}/export").json()["scope"] == "shared-with-care-team"
+
+
+def test_the_care_teams_export_names_no_private_entry_even_through_a_flag(client: Client, people: People) -> None:
+    client.login(people.patient_a.email)
+    private_ids = []
+    for _ in range(2):  # two low check-ins running raise a flag, private as they are
+        private_ids.append(str(uuid.uuid4()))
+        body = {"mood": 0, "sharing": "private"}
+        assert client.put(f"/api/v1/checkins/{private_ids[-1]}", json=body).status_code == 201
+    own_flags = client.get("/api/v1/me/export").json()["tables"]["flags"]
+    assert {f["entry_id"] for f in own_flags} & set(private_ids)  # the patient sees what raised it
+
+    client.login(people.therapist_a.email)
+    export = client.get(f"/api/v1/patients/{people.patient_a.id}/export")
+    assert export.status_code == 200
+    team_flags = export.json()["tables"]["flags"]
+    assert [f["kind"] for f in team_flags] == ["low_mood"]
+    assert [f["entry_id"] for f in team_flags] == [None]
+    assert not any(entry_id in export.text for entry_id in private_ids)

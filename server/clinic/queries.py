@@ -8,6 +8,7 @@ import sqlite3
 import aiosqlite
 
 from server.db import Database
+from server.journal.queries import team_visible
 
 # The care-team queries start from the therapist's own care_team rows (CROSS JOIN fixes the join order):
 # left to itself, SQLite starts from users_clinic_role and walks every patient of the clinic.
@@ -25,7 +26,7 @@ async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) ->
 
 # What the care team may see of an entry: shared or to discuss, and finished. Every query below that
 # reads entries applies it.
-VISIBLE = "e.sharing IN ('shared', 'discuss') AND e.status = 'final'"
+VISIBLE = team_visible("e")
 
 # "Unreviewed" counts up to this many: a therapist new to a care team would otherwise have the whole of
 # each patient's history compared with their (absent) review marks on every caseload load, and "100+"

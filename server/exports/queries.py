@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from server.db import Database
+from server.journal.queries import team_visible
 
 # Table -> the query that returns one patient's rows. The export test fails when a table with a
 # patient_id column is neither here nor in WITHHELD, so no new table can be forgotten silently.
@@ -43,8 +44,28 @@ WITHHELD: dict[str, str] = {
 }
 
 
+# What the care team's JSON export holds besides the shared entries: never a private entry's id, and
+# nothing else of the patient's is read for it.
+TEAM_TABLES = {
+    "kap_sessions": PATIENT_TABLES["kap_sessions"],
+    "safety_plans": PATIENT_TABLES["safety_plans"],
+    "flags": "SELECT f.id, f.kind, f.severity,"  # noqa: S608 - constants
+    f" CASE WHEN {team_visible('e')} THEN e.id END AS entry_id,"
+    " f.entry_kind, f.reason, f.created_at, f.acknowledged_at"
+    " FROM flags f LEFT JOIN entries e ON e.id = f.entry_id WHERE f.patient_id = ? ORDER BY f.created_at",
+}
+
+
 async def patient_rows(db: Database, patient_id: str) -> dict[str, list[sqlite3.Row]]:
-    return {table: await db.fetch_all(sql, (patient_id,)) for table, sql in PATIENT_TABLES.items()}
+    return await _rows(db, PATIENT_TABLES, patient_id)
+
+
+async def team_rows(db: Database, patient_id: str) -> dict[str, list[sqlite3.Row]]:
+    return await _rows(db, TEAM_TABLES, patient_id)
+
+
+async def _rows(db: Database, tables: dict[str, str], patient_id: str) -> dict[str, list[sqlite3.Row]]:
+    return {table: await db.fetch_all(sql, (patient_id,)) for table, sql in tables.items()}
 
 
 async def patient_record(db: Database, patient_id: str) -> sqlite3.Row | None:

@@ -39,9 +39,8 @@ async def json_export(db: Database, clock: Clock, patient_id: str, *, team_view:
     if team_view:
         entries = await _entries(db, patient_id, team_view=True)
         tables: dict[str, Any] = {"entries": [msgspec.to_builtins(entry_out(r)) for r in entries]}
-        rows = await queries.patient_rows(db, patient_id)
-        for table in ("kap_sessions", "safety_plans", "flags"):
-            tables[table] = [_row_dict(r) for r in rows[table]]
+        for table, found in (await queries.team_rows(db, patient_id)).items():
+            tables[table] = [_row_dict(r) for r in found]
     else:
         rows = await queries.patient_rows(db, patient_id)
         tables = {table: [_row_dict(r) for r in found] for table, found in rows.items()}

@@ -14,8 +14,16 @@ ENTRY_COLUMNS = (
     "id, patient_id, kind, subkind, kap_session_id, sharing, status, local_date, timezone, body, body_hash,"
     " version, created_at, updated_at"
 )
-# What a care team may ever see of a patient's entries: shared or discussed, and finished.
-TEAM_VISIBLE = "sharing IN ('shared', 'discuss') AND status = 'final'"
+
+
+def team_visible(alias: str = "") -> str:
+    """What a care team may ever see of a patient's entries: shared or to discuss, and finished. Every query
+    that reads entries for a clinician applies it (migration 0009's partial indexes repeat its text)."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}sharing IN ('shared', 'discuss') AND {prefix}status = 'final'"
+
+
+TEAM_VISIBLE = team_visible()
 
 
 PREFERENCES = (
@@ -236,10 +244,10 @@ async def daily_mood(
     db: Database, patient_id: str, first_day: str, last_day: str, *, team_view: bool = False
 ) -> list[sqlite3.Row]:
     """Average mood and anxiety per local day (several check-ins a day are allowed)."""
+    visible = f" AND {TEAM_VISIBLE}" if team_view else ""
     return await db.fetch_all(
-        "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"
-        " FROM entries WHERE patient_id = ? AND kind = 'checkin' AND local_date BETWEEN ? AND ?"
-        " AND (? = 0 OR (sharing IN ('shared', 'discuss') AND status = 'final'))"
+        "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"  # noqa: S608
+        f" FROM entries WHERE patient_id = ? AND kind = 'checkin' AND local_date BETWEEN ? AND ?{visible}"
         " GROUP BY local_date ORDER BY local_date",
-        (patient_id, first_day, last_day, int(team_view)),
+        (patient_id, first_day, last_day),
     )

@@ -7,6 +7,7 @@ import sqlite3
 import aiosqlite
 
 from server.db import Database, fetch_one
+from server.journal.queries import team_visible
 
 FLAG_COLUMNS = (
     "id, patient_id, kind, severity, entry_id, entry_kind, reason, created_at, acknowledged_at, acknowledged_by,"
@@ -77,10 +78,10 @@ async def session_times(db: Database, patient_id: str) -> list[sqlite3.Row]:
 # The flag, the patient's name, and what raised it: the entry's kind and time always, its content only
 # when the care team may see the entry (shared or to discuss, and finished).
 FLAG_VIEW = (
-    "SELECT f.id, f.patient_id, u.display_name AS patient_name, f.kind, f.severity, f.reason, f.entry_id,"
+    "SELECT f.id, f.patient_id, u.display_name AS patient_name, f.kind, f.severity, f.reason, f.entry_id,"  # noqa: S608
     " f.entry_kind, f.created_at, f.acknowledged_at, f.ack_note, a.display_name AS acknowledged_by_name,"
     " e.local_date AS entry_local_date, e.created_at AS entry_created_at,"
-    " CASE WHEN e.sharing IN ('shared', 'discuss') AND e.status = 'final' THEN e.id END AS visible_entry_id"
+    f" CASE WHEN {team_visible('e')} THEN e.id END AS visible_entry_id"
     " FROM flags f JOIN users u ON u.id = f.patient_id"
     " LEFT JOIN users a ON a.id = f.acknowledged_by LEFT JOIN entries e ON e.id = f.entry_id"
 )

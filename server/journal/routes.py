@@ -242,7 +242,7 @@ class JournalPages(Controller):
                     "kind": kind,
                     "answers": answers,
                     "status": "final",
-                    **present(values, "sharing", "prompt_set", "kap_session_id"),
+                    **present(values, "sharing", "prompt_set", "kap_session_id", "base_version"),
                 },
                 ReflectionIn,
             )
@@ -286,7 +286,8 @@ class JournalPages(Controller):
             severities=SEVERITY_LABELS,
             levels=levels,
             note=getattr(existing, "note", ""),
-            prefs=await service.patient_settings(db, user.id),
+            sharing=existing.sharing if existing else (await service.patient_settings(db, user.id)).default_sharing,
+            base_version=existing.version if existing else None,
             error=None,
         )
 
@@ -308,7 +309,7 @@ class JournalPages(Controller):
                     "kap_session_id": values.get("kap_session_id", ""),
                     "symptoms": symptoms,
                     "note": values.get("note", ""),
-                    **present(values, "sharing"),
+                    **present(values, "sharing", "base_version"),
                 },
                 AftercareIn,
             )
@@ -326,7 +327,8 @@ class JournalPages(Controller):
                 severities=SEVERITY_LABELS,
                 levels=symptoms,
                 note=values.get("note", ""),
-                prefs=await service.patient_settings(db, user.id),
+                sharing=values.get("sharing") or (await service.patient_settings(db, user.id)).default_sharing,
+                base_version=values.get("base_version"),
                 error=_error_message(exc),
             )
         return redirect(f"/sessions/{values.get('kap_session_id')}?saved=aftercare")

@@ -621,3 +621,19 @@ def test_the_push_settings_are_read_from_the_environment(tmp_path: Path) -> None
     assert (custom.vapid_subject, custom.push_services) == ("https://clinic.example.org", ("push.example.org",))
     with pytest.raises(SettingsError, match="AFTERGLOW_VAPID_SUBJECT"):
         load_settings({**base, "AFTERGLOW_VAPID_SUBJECT": "clinic.example.org"})
+
+
+def test_a_phone_whose_sign_in_lapsed_gets_no_more_reminders(
+    client: Client, people: People, clock: FrozenClock, settings: Settings, push_service: PushService
+) -> None:
+    client.login(people.patient_a.email)
+    assert subscribe(client, Device(f"{push_service.url}/push/device-1")).status_code == 201
+    without_questionnaires(client)
+    # Never opened again: past the patient's 30-day idle limit, at the hour the check-in reminder is due.
+    clock.moment = NOON.replace(hour=20, minute=5) + timedelta(days=31)
+
+    assert run_passes(settings, clock) == [0]
+
+    assert push_service.received == []
+    assert query(settings, "SELECT count(*) AS n FROM push_subscriptions")[0]["n"] == 0
+    assert query(settings, "SELECT count(*) AS n FROM sessions WHERE user_id = ?", (people.patient_a.id,))[0]["n"] == 0

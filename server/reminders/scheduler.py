@@ -21,6 +21,7 @@ from server.clock import Clock, iso
 from server.db import Database
 from server.reminders import due, push, queries, service
 from server.reminders.vapid import VapidKeys, load_or_create
+from server.security import sessions
 from server.settings import Settings
 
 log = logging.getLogger("afterglow.reminders")
@@ -52,6 +53,7 @@ async def run_once(
     vapid: VapidKeys = keys if keys is not None else await asyncio.to_thread(load_or_create, settings.var_dir)
     instance = instance or instance_name()
     sent = 0
+    await sessions.end_expired_sessions(db, clock.now())
     async with aiohttp.ClientSession(timeout=push.TIMEOUT) as http:
         for row in await queries.patients_with_devices(db):
             facts = await service.facts_for(db, clock, row)

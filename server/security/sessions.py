@@ -118,6 +118,19 @@ async def load_session(db: Database, session_id: str, now: datetime) -> CurrentU
     )
 
 
+async def end_expired_sessions(db: Database, now: datetime) -> None:
+    """Delete the sign-ins ``load_session`` would refuse (past their absolute or idle limit), so that what
+    hangs on them goes too: a phone whose sign-in lapsed stops getting reminders (push_subscriptions
+    cascade), though its cookie never comes back to be refused."""
+    idle = " ".join(f"WHEN '{role}' THEN '{iso(now - limit)}'" for role, limit in IDLE_LIMIT.items())
+    sql = (
+        "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <="  # noqa: S608 - roles and times we made
+        f" (SELECT CASE u.role {idle} END FROM users u WHERE u.id = sessions.user_id)"
+    )
+    moment = iso(now)
+    await db.write(lambda conn: conn.execute(sql, (moment,)).close())
+
+
 async def end_session(conn: aiosqlite.Connection, session_hash: str) -> None:
     await conn.execute("DELETE FROM sessions WHERE id_hash = ?", (session_hash,))
 

@@ -249,7 +249,9 @@ def test_two_workers_push_each_due_reminder_once(cluster: Cluster, tmp_path: Pat
                 )
                 assert status in (200, 201), body
                 devices.setdefault(person.email, []).append(path)
-        moment = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=60)
+        # Later than any demo entry, and within the patients' 30-day idle limit (a lapsed sign-in's phone
+        # gets no reminders).
+        moment = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=20)
         with Schedulers(cluster, moment, tmp_path) as schedulers:
             claimed = schedulers.run_pass()
             rows = cluster.query(

@@ -4,23 +4,6 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
-export async function putJson(url, body) {
-  const response = await fetch(url, {
-    method: "PUT",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body),
-  });
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  return { status: response.status, data };
-}
-
-// Any JSON call (GET, POST, DELETE) with the CSRF header on unsafe ones.
 export async function callJson(method, url, body) {
   const headers = { "X-CSRFToken": csrfToken() };
   if (body !== undefined) headers["Content-Type"] = "application/json";

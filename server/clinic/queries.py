@@ -14,16 +14,6 @@ from server.journal.queries import team_visible
 # left to itself, SQLite starts from users_clinic_role and walks every patient of the clinic.
 
 
-async def care_team_patients(db: Database, therapist_id: str, clinic_id: int) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        "SELECT u.id, u.display_name, u.email, u.timezone, u.disabled_at FROM care_team c"
-        " CROSS JOIN users u ON u.id = c.patient_id"
-        " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'"
-        " ORDER BY u.display_name COLLATE NOCASE",
-        (therapist_id, clinic_id),
-    )
-
-
 # What the care team may see of an entry: shared or to discuss, and finished. Every query below that
 # reads entries applies it.
 VISIBLE = team_visible("e")

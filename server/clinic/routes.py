@@ -60,21 +60,6 @@ WeekDays = Annotated[int, Parameter(ge=1, le=31)]
 SearchText = Annotated[str, Parameter(min_length=1, max_length=200)]
 
 
-async def _patients(db: Database, clock: Clock, user: CurrentUser, actor: Actor) -> list[PatientSummary]:
-    rows = await queries.care_team_patients(db, user.id, user.clinic_id)
-    await record_read(db, at=iso(clock.now()), actor=actor, action="caseload.viewed")
-    return [
-        PatientSummary(
-            id=r["id"],
-            display_name=r["display_name"],
-            email=r["email"],
-            timezone=r["timezone"],
-            disabled=r["disabled_at"] is not None,
-        )
-        for r in rows
-    ]
-
-
 class PatientsApi(Controller):
     path = "/api/v1/patients"
     guards = [therapists_only]

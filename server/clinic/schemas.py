@@ -19,10 +19,6 @@ class PatientSummary(msgspec.Struct):
     disabled: bool
 
 
-class PatientList(msgspec.Struct):
-    items: list[PatientSummary]
-
-
 class ScoreSummary(msgspec.Struct):
     instrument: str
     latest: float

@@ -9,11 +9,6 @@ import aiosqlite
 from server.db import Database, fetch_one
 from server.journal.queries import team_visible
 
-FLAG_COLUMNS = (
-    "id, patient_id, kind, severity, entry_id, entry_kind, reason, created_at, acknowledged_at, acknowledged_by,"
-    " ack_note"
-)
-
 
 async def flag_exists(conn: aiosqlite.Connection, entry_id: str, kind: str) -> bool:
     return await fetch_one(conn, "SELECT 1 FROM flags WHERE entry_id = ? AND kind = ?", (entry_id, kind)) is not None
@@ -24,13 +19,6 @@ async def insert_flag(conn: aiosqlite.Connection, values: dict[str, object]) -> 
         "INSERT INTO flags (id, patient_id, kind, severity, entry_id, entry_kind, reason, created_at)"
         " VALUES (:id, :patient_id, :kind, :severity, :entry_id, :entry_kind, :reason, :created_at)",
         values,
-    )
-
-
-async def flags_of(db: Database, patient_id: str) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        f"SELECT {FLAG_COLUMNS} FROM flags WHERE patient_id = ? ORDER BY created_at DESC",  # noqa: S608
-        (patient_id,),
     )
 
 

@@ -102,11 +102,6 @@ async def claim(
     return cursor.rowcount == 1
 
 
-async def claimed(db: Database, patient_id: str) -> set[tuple[str, str]]:
-    rows = await db.fetch_all("SELECT kind, occasion FROM reminders_sent WHERE patient_id = ?", (patient_id,))
-    return {(row["kind"], row["occasion"]) for row in rows}
-
-
 async def record_delivery(conn: aiosqlite.Connection, patient_id: str, kind: str, occasion: str, devices: int) -> None:
     await conn.execute(
         "UPDATE reminders_sent SET delivered = ? WHERE patient_id = ? AND kind = ? AND occasion = ?",

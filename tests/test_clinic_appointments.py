@@ -316,3 +316,23 @@ def test_scheduling_from_the_brief_page_reads_the_time_in_the_patients_zone(
     assert (
         query(settings, "SELECT scheduled_for FROM kap_sessions")[0]["scheduled_for"] == "2026-11-25T17:00:00.000000Z"
     )
+
+
+def test_a_session_has_the_same_number_in_every_list_a_cancelled_one_before_it_included(
+    client: Client, people: People
+) -> None:
+    a = people.patient_a
+    client.login(people.therapist_a.email)
+    dropped = created(client, a, "2026-11-24T15:00:00Z", "kap_session", route="im", series="induction")
+    assert client.patch(f"/api/v1/appointments/{dropped}", json={"cancelled": True}).status_code == 200
+    first = created(client, a, "2026-11-25T15:00:00Z", "kap_session", route="im", series="induction")
+    second = created(client, a, "2026-11-27T15:00:00Z", "kap_session", route="im", series="induction")
+
+    def numbers(items: list[dict[str, Any]]) -> dict[str, int]:
+        return {item["id"]: item["number"] for item in items if item["id"] in (dropped, first, second)}
+
+    sessions = numbers(client.get(f"/api/v1/patients/{a.id}/kap-sessions").json()["items"])
+    events = numbers(client.get(f"/api/v1/patients/{a.id}/appointments").json()["items"])
+    week = numbers(client.get("/api/v1/appointments", params={"start": "2026-11-23"}).json()["items"])
+    assert sessions[first] == 1 and sessions[second] == 2
+    assert sessions == events == week

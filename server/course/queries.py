@@ -8,12 +8,19 @@ import aiosqlite
 
 from server.db import Database
 
-# Sessions are numbered within their series in date order (induction 1-6, booster 1, …).
-SESSION_SELECT = (
-    "SELECT id, patient_id, scheduled_for, route, series, dose_mg, setting, cancelled_at,"
-    " row_number() OVER (PARTITION BY patient_id, series, cancelled_at IS NULL ORDER BY scheduled_for) AS number"
-    " FROM kap_sessions WHERE patient_id = ?"
-)
+
+def _numbered_sessions(where: str) -> str:
+    """The sessions matching ``where``, each numbered within its series in date order (induction 1-6,
+    booster 1, …), cancelled ones apart so that a cancellation does not renumber the rest. The one rule for
+    every list that shows a session's number (the patient's sessions, the brief, the week view)."""
+    return (
+        "SELECT id, patient_id, scheduled_for, route, series, dose_mg, setting, cancelled_at,"  # noqa: S608
+        " row_number() OVER (PARTITION BY patient_id, series, cancelled_at IS NULL ORDER BY scheduled_for)"
+        f" AS number FROM kap_sessions WHERE {where}"
+    )
+
+
+SESSION_SELECT = _numbered_sessions("patient_id = ?")
 
 
 async def sessions_of(db: Database, patient_id: str) -> list[sqlite3.Row]:
@@ -36,17 +43,18 @@ EVENTS = (
     " FROM appointments a JOIN users u ON u.id = a.patient_id WHERE {where_a}"
     " UNION ALL"
     " SELECT s.id, s.patient_id, 'kap_session', s.scheduled_for, 90, s.cancelled_at, s.route, s.series, s.dose_mg,"
-    " (SELECT count(*) FROM kap_sessions o WHERE o.patient_id = s.patient_id AND o.series = s.series"
-    "  AND o.cancelled_at IS NULL AND o.scheduled_for <= s.scheduled_for), u.display_name"
-    " FROM kap_sessions s JOIN users u ON u.id = s.patient_id WHERE {where_s}"
+    " s.number, u.display_name FROM ({sessions}) s JOIN users u ON u.id = s.patient_id WHERE {where_s}"
     " ORDER BY starts_at"
 )
-PATIENT_EVENTS = EVENTS.format(where_a="a.patient_id = :patient_id", where_s="s.patient_id = :patient_id")
+TEAM = "IN (SELECT patient_id FROM care_team WHERE therapist_id = :therapist_id)"
+PATIENT_EVENTS = EVENTS.format(
+    where_a="a.patient_id = :patient_id", sessions=_numbered_sessions("patient_id = :patient_id"), where_s="1"
+)
+# Numbered over each patient's whole course first, then cut to the week.
 TEAM_EVENTS = EVENTS.format(
-    where_a="a.patient_id IN (SELECT patient_id FROM care_team WHERE therapist_id = :therapist_id)"
-    " AND a.starts_at >= :start AND a.starts_at < :end",
-    where_s="s.patient_id IN (SELECT patient_id FROM care_team WHERE therapist_id = :therapist_id)"
-    " AND s.scheduled_for >= :start AND s.scheduled_for < :end",
+    where_a=f"a.patient_id {TEAM} AND a.starts_at >= :start AND a.starts_at < :end",
+    sessions=_numbered_sessions(f"patient_id {TEAM}"),
+    where_s="s.scheduled_for >= :start AND s.scheduled_for < :end",
 )
 
 

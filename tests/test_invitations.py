@@ -265,3 +265,34 @@ def test_accepting_after_the_email_was_taken_is_a_conflict_and_claims_nothing(
     assert count(settings, "users") == users_before
     assert query(settings, "SELECT accepted_at, accepted_user_id FROM invitations")[0]["accepted_at"] is None
     assert count(settings, "sessions") == 1  # the therapist's only
+
+
+def test_a_pending_invitation_stays_on_the_caseload_page_however_many_were_used_since(
+    client: Client, people: People, settings: Settings, clock: FrozenClock
+) -> None:
+    client.login(people.therapist_a.email)
+    waiting = client.post("/api/v1/invitations", json=NEW_PATIENT).json()["id"]
+    conn = connect_sync(settings.database_path)
+    with conn:  # 200 later invitations, all accepted already (the page lists what can still be withdrawn)
+        conn.executemany(
+            "INSERT INTO invitations (id, token_hash, clinic_id, role, email, display_name, invited_by, created_at,"
+            " expires_at, accepted_at) SELECT ?, ?, clinic_id, 'patient', ?, 'Used', id, ?, ?, ? FROM users"
+            " WHERE id = ?",
+            [
+                (
+                    f"used-{n}",
+                    f"hash-{n}",
+                    f"used{n}@example.org",
+                    iso(clock.now() + timedelta(seconds=n + 1)),
+                    iso(clock.now() + timedelta(days=7)),
+                    iso(clock.now()),
+                    people.therapist_a.id,
+                )
+                for n in range(200)
+            ],
+        )
+    conn.close()
+
+    page = client.get("/clinic")
+    assert page.status_code == 200
+    assert f"/clinic/invitations/{waiting}/revoke" in page.text

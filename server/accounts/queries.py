@@ -140,6 +140,15 @@ async def invitations_by(db: Database, inviter_id: str) -> list[sqlite3.Row]:
     )
 
 
+async def open_invitations_by(db: Database, inviter_id: str, now: str) -> list[sqlite3.Row]:
+    """The inviter's invitations still waiting to be accepted (the ones they may withdraw), newest first."""
+    return await db.fetch_all(
+        "SELECT id, email, display_name, role, expires_at FROM invitations WHERE invited_by = ?"
+        " AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 200",
+        (inviter_id, now),
+    )
+
+
 async def revoke_invitation(conn: aiosqlite.Connection, invitation_id: str, inviter_id: str, now: str) -> bool:
     cursor = await conn.execute(
         "UPDATE invitations SET revoked_at = ? WHERE id = ? AND invited_by = ? AND accepted_at IS NULL"

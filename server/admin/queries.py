@@ -70,14 +70,6 @@ async def remove_from_care_team(conn: aiosqlite.Connection, patient_id: str, the
     return cursor.rowcount == 1
 
 
-async def open_invitations_by(db: Database, inviter_id: str, now: str) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        "SELECT id, email, display_name, role, expires_at FROM invitations WHERE invited_by = ?"
-        " AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 200",
-        (inviter_id, now),
-    )
-
-
 # --- clinic settings -------------------------------------------------------------------------------------
 
 CLINIC_COLUMNS = "id, name, crisis_lines, missed_checkin_days, schedule_defaults, mfa_required_for_clinicians"

@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Redirect, Stream, Template
 
+from server.accounts import queries as account_queries
 from server.accounts import service as accounts
 from server.admin import audit_trail, clinic_settings, forms, prompt_sets, queries, service
 from server.admin.api import AdminApi, csv_response
@@ -66,7 +67,7 @@ class AdminPages(Controller):
             status=status,
             people=people,
             unassigned=unassigned,
-            invitations=await queries.open_invitations_by(db, user.id, iso(clock.now())),
+            invitations=await account_queries.open_invitations_by(db, user.id, iso(clock.now())),
             error=error,
             invitation_url=invitation_url,
             typed=typed or {},

@@ -321,10 +321,6 @@ class ClinicPages(Controller):
         filter: str | None = None,
     ) -> Template:
         now = clock.now()
-        invitations = [
-            {**dict(row), "status": accounts.invitation_status(row, iso(now))}
-            for row in await account_queries.invitations_by(db, user.id)
-        ]
         rows = await workspace.caseload(db, clock, user)
         await record_read(db, at=iso(now), actor=actor, action="caseload.viewed")
         zone = await _clinic_zone(db, user)
@@ -336,7 +332,7 @@ class ClinicPages(Controller):
             all_count=len(rows),
             filter=filter,
             open_flags=sum(r.open_flags for r in rows),
-            invitations=[i for i in invitations if i["status"] == "pending"],
+            invitations=await account_queries.open_invitations_by(db, user.id, iso(now)),
             error=error,
             invitation_url=invitation_url,
             now=iso(now),

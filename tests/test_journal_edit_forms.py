@@ -64,3 +64,14 @@ def test_a_reflection_form_posted_from_an_older_version_is_refused_and_changes_n
     assert stale.status_code == 409, stale.text
     assert "from an old tab" in stale.text  # the page comes back with what was typed
     assert snapshot(settings) == before
+
+
+def test_a_refused_check_in_comes_back_on_todays_real_page_with_what_was_typed(client: Client, people: People) -> None:
+    client.login(people.patient_a.email)
+    assert client.put(f"/api/v1/checkins/{new_id()}", json={"mood": 6}).status_code == 201
+
+    refused = client.post("/checkin", data={"entry_id": new_id(), "mood": "11", "note": "kept words"})
+
+    assert refused.status_code == 422
+    assert "You checked in 1 time today" in refused.text  # Today as it is, not an empty stand-in
+    assert "kept words" in refused.text

@@ -67,6 +67,43 @@ async def _crisis_page(request: Request[Any, Any, Any], db: Database, patient_id
     return page(request, "journal/crisis.html", card=card, reason=reason, sections=SAFETY_PLAN_SECTIONS)
 
 
+async def _today(
+    request: Request[Any, Any, Any],
+    db: Database,
+    clock: Clock,
+    user: CurrentUser,
+    *,
+    status: int = 200,
+    saved: str | None = None,
+    entry_id: str | None = None,
+    values: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> Template:
+    """The patient's Today page: after a save, or with a check-in that was refused and what they typed."""
+    prefs = await service.patient_settings(db, user.id)
+    sessions = await session_list(db, clock, user.id)
+    today = service.local_today(clock.now(), prefs.timezone).isoformat()
+    todays = await queries.entries_of(db, user.id, kind="checkin", since=today, until=today)
+    return page(
+        request,
+        "journal/home.html",
+        status=status,
+        entry_id=entry_id or str(uuid.uuid4()),
+        prefs=prefs,
+        due=(await measures.due_questionnaires(db, clock, user.id)).items,
+        next_session=sessions.next,
+        next_label=_session_label(sessions.next) if sessions.next else None,
+        checkins_today=len(todays),
+        saved=saved,
+        onboarded=await queries.onboarded(db, user.id),
+        emotion_tags=EMOTION_TAGS,
+        activity_tags=ACTIVITY_TAGS,
+        values=values or {},
+        error=error,
+        reminders=await reminders.in_app(db, clock, user.id),
+    )
+
+
 class JournalPages(Controller):
     include_in_schema = False
     guards = [patients_only]
@@ -75,28 +112,7 @@ class JournalPages(Controller):
 
     @get("/home")
     async def home(self, request: Request[Any, Any, Any], db: Database, clock: Clock, user: CurrentUser) -> Template:
-        prefs = await service.patient_settings(db, user.id)
-        sessions = await session_list(db, clock, user.id)
-        today = service.local_today(clock.now(), prefs.timezone).isoformat()
-        todays = await queries.entries_of(db, user.id, kind="checkin", since=today, until=today)
-        onboarded = await queries.onboarded(db, user.id)
-        return page(
-            request,
-            "journal/home.html",
-            entry_id=str(uuid.uuid4()),
-            prefs=prefs,
-            due=(await measures.due_questionnaires(db, clock, user.id)).items,
-            next_session=sessions.next,
-            next_label=_session_label(sessions.next) if sessions.next else None,
-            checkins_today=len(todays),
-            saved=request.query_params.get("saved"),
-            onboarded=onboarded,
-            emotion_tags=EMOTION_TAGS,
-            activity_tags=ACTIVITY_TAGS,
-            values={},
-            error=None,
-            reminders=await reminders.in_app(db, clock, user.id),
-        )
+        return await _today(request, db, clock, user, saved=request.query_params.get("saved"))
 
     @post("/checkin")
     async def checkin(
@@ -123,21 +139,14 @@ class JournalPages(Controller):
             )
         except (HTTPException, ValueError) as exc:
             message = _error_message(exc) if isinstance(exc, HTTPException) else "This form was out of date; try again."
-            prefs = await service.patient_settings(db, user.id)
-            return page(
+            # Today as it is, with the form as it was sent: nothing typed is lost.
+            return await _today(
                 request,
-                "journal/home.html",
+                db,
+                clock,
+                user,
                 status=422,
-                entry_id=entry_id or str(uuid.uuid4()),
-                prefs=prefs,
-                due=[],
-                next_session=None,
-                next_label=None,
-                checkins_today=0,
-                saved=None,
-                onboarded=True,
-                emotion_tags=EMOTION_TAGS,
-                activity_tags=ACTIVITY_TAGS,
+                entry_id=entry_id or None,
                 values={**values, "tags": multi.get("tags", [])},
                 error=message,
             )

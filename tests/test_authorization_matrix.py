@@ -204,9 +204,10 @@ ROUTES: dict[str, tuple[dict[str, Any], Body]] = {
     "GET /clinic/flags": (THERAPIST, none),
     "GET /clinic/week": (THERAPIST, none),
     "GET /clinic/search": (THERAPIST, none),
+    "POST /clinic/search": (THERAPIST, form(lambda fx: {"q": fx.shared_words[0]})),
     "GET /api/v1/patients": (THERAPIST, none),
     "GET /api/v1/flags": (THERAPIST, none),
-    "GET /api/v1/search": (THERAPIST, none),
+    "POST /api/v1/search": (THERAPIST, js(lambda fx: {"q": fx.shared_words[0]})),
     "POST /clinic/invitations": (THERAPIST, form({"email": "new.patient@x.test", "display_name": "New"})),
     "GET /api/v1/invitations": (CLINICIAN, none),
     "POST /api/v1/invitations": (CLINICIAN, js({"email": "another@x.test", "display_name": "Another"})),
@@ -382,8 +383,6 @@ def _url(key: str, fx: Fx) -> str:
         url += "?kind=integration"
     if template == "/aftercare":
         url += f"?session={fx.session}"
-    if template == "/clinic/search" or template == "/api/v1/search":
-        url += "?q=" + fx.shared_words[0]
     return url
 
 
@@ -406,7 +405,7 @@ def _check(key: str, actor: str, expected: Any, response: Any, fx: Fx) -> None:
     else:
         assert status == expected, where
     # What the caller sent (a search word, a URL echoed into ?next=) coming back is not a leak.
-    sent = str(response.request.url)
+    sent = str(response.request.url) + response.request.content.decode(errors="replace")
     seen = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
     for echoed in [w for w in [*fx.private_words, *fx.shared_words, *fx.entries.values()] if w in sent]:
         seen = seen.replace(echoed, "")

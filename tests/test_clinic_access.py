@@ -122,7 +122,7 @@ def test_a_therapist_outside_the_care_team_gets_404_everywhere_and_changes_nothi
     assert snapshot(settings) == before
     # Nor do the lists that are not scoped to one patient show patient A's data to therapist B.
     assert client.get("/api/v1/flags").json()["items"] == []
-    assert client.get("/api/v1/search", params={"q": "harbour"}).json()["items"] == []
+    assert client.post("/api/v1/search", json={"q": "harbour"}).json()["items"] == []
     assert client.get("/api/v1/appointments", params={"start": "2026-11-20"}).json()["items"] == []
 
     # Control: the same reads are there for therapist A (the 404s above are about reach, not a wrong URL).
@@ -158,12 +158,12 @@ def test_patients_and_the_admin_get_403_on_therapist_only_routes(
     lists: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/api/v1/patients", {}),
         ("GET", "/api/v1/flags", {}),
-        ("GET", "/api/v1/search?q=harbour", {}),
+        ("POST", "/api/v1/search", {"json": {"q": "harbour"}}),
         ("GET", "/clinic", {}),
         ("GET", "/clinic?filter=flagged", {}),
         ("GET", "/clinic/flags", {}),
         ("GET", "/clinic/week", {}),
-        ("GET", "/clinic/search?q=harbour", {}),
+        ("POST", "/clinic/search", {"data": {"q": "harbour"}}),
     ]
     world["desk"](a)
     before = snapshot(settings)
@@ -231,8 +231,6 @@ CLINICIAN_READS = [
     ("/clinic/appointments/{appt}", "clinician_notes.viewed", True),
     ("/api/v1/flags", "flags.viewed", False),
     ("/clinic/flags", "flags.viewed", False),
-    ("/api/v1/search?q=harbour", "search.performed", False),
-    ("/clinic/search?q=harbour", "search.performed", False),
     ("/clinic/week", "week.viewed", False),
 ]
 
@@ -248,6 +246,19 @@ def test_every_clinician_read_writes_exactly_one_audit_row(
         assert response.status_code == 200, f"{url}: {response.status_code}"
         expected = (action, therapist.id, "therapist", a.id if names_patient else None)
         assert new_audit_rows(settings, after) == [expected], url
+
+
+def test_a_search_writes_exactly_one_audit_row_page_or_api(
+    client: Client, people: People, settings: Settings, world: dict[str, Any]
+) -> None:
+    for method_url, body in (
+        (("POST", "/api/v1/search"), {"json": {"q": "harbour"}}),
+        (("POST", "/clinic/search"), {"data": {"q": "harbour"}}),
+    ):
+        after = last_audit_id(settings)
+        response = client.request(*method_url, **body)
+        assert response.status_code == 200, f"{method_url}: {response.status_code}"
+        assert new_audit_rows(settings, after) == [("search.performed", people.therapist_a.id, "therapist", None)]
 
 
 def test_the_therapists_week_through_the_api_is_audited(

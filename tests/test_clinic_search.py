@@ -1,7 +1,7 @@
-"""Full-text search (GET /api/v1/search?q=, /clinic/search) over the shared, finished entries of the
-therapist's own patients: highlighted, escaped snippets; never a private entry or a draft, including one that
-was shared and then made private; never another care team's patient; the query is never written to the audit log.
-"""
+"""Full-text search (POST /api/v1/search, POST /clinic/search: the words never in a URL) over the shared,
+finished entries of the therapist's own patients: highlighted, escaped snippets; never a private entry or a
+draft, including one that was shared and then made private; never another care team's patient; the query is
+never written to the audit log."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def free_body(text: str, sharing: str = "shared", status: str = "final") -> dict
 
 
 def search(client: Client, q: str) -> list[dict[str, Any]]:
-    response = client.get("/api/v1/search", params={"q": q})
+    response = client.post("/api/v1/search", json={"q": q})
     assert response.status_code == 200, response.text
     assert response.json()["query"] == q
     items: list[dict[str, Any]] = response.json()["items"]
@@ -80,7 +80,7 @@ def test_search_finds_a_shared_entry_with_a_highlighted_escaped_snippet(client: 
     assert search(client, 'lighthouse" OR "nothing') == []
     assert search(client, "***") == []
 
-    page = client.get("/clinic/search", params={"q": "lighthouse"})
+    page = client.post("/clinic/search", data={"q": "lighthouse"})
     assert page.status_code == 200
     assert "The <mark>lighthouse</mark> again &lt;script&gt;alert(1)&lt;/script&gt; tonight" in page.text
     assert "<script>alert(1)</script>" not in page.text
@@ -126,7 +126,7 @@ def test_search_never_returns_a_private_entry_or_a_draft(client: Client, people:
     desk(people.therapist_a)
     assert [h["entry_id"] for h in search(client, "orchard")] == [shared]
     assert indexed_rowids(settings, "orchard") == [rowid_of(settings, shared)]
-    assert "shared for now" not in client.get("/clinic/search", params={"q": "orchard"}).text
+    assert "shared for now" not in client.post("/clinic/search", data={"q": "orchard"}).text
 
     # A draft edited (still a draft) stays out; finished and shared, it is found; deleted, it is gone.
     desk(people.patient_a)
@@ -154,7 +154,7 @@ def test_a_therapist_never_finds_another_care_teams_patients(client: Client, peo
 
     desk(people.therapist_b)
     assert [(h["entry_id"], h["patient_name"]) for h in search(client, "harbour")] == [(theirs, "Pam B")]
-    assert "dawn" not in client.get("/clinic/search", params={"q": "harbour"}).text
+    assert "dawn" not in client.post("/clinic/search", data={"q": "harbour"}).text
     desk(people.therapist_a)
     assert [(h["entry_id"], h["patient_name"]) for h in search(client, "harbour")] == [(mine, "Pat A")]
     assert search(client, "night") == []
@@ -168,8 +168,9 @@ def test_the_search_text_is_never_written_to_the_audit_log(client: Client, peopl
     before = len(query(settings, "SELECT id FROM audit_log"))
 
     assert len(search(client, "zephyrine")) == 1
-    assert client.get("/clinic/search", params={"q": "zephyrine"}).status_code == 200
+    assert client.post("/clinic/search", data={"q": "zephyrine"}).status_code == 200
     assert client.get("/clinic/search").status_code == 200  # the empty search page reads nothing
+    assert client.post("/clinic/search", data={"q": " "}).status_code == 200  # nor does an empty search
 
     rows = query(settings, "SELECT * FROM audit_log WHERE id > ? ORDER BY id", (before,))
     assert [(r["action"], r["actor_id"], r["patient_id"]) for r in rows] == [
@@ -178,3 +179,13 @@ def test_the_search_text_is_never_written_to_the_audit_log(client: Client, peopl
     ]
     everything = " ".join(str(v) for r in query(settings, "SELECT * FROM audit_log") for v in tuple(r))
     assert "zephyrine" not in everything.lower()
+
+
+def test_search_words_never_appear_in_a_url(client: Client, people: People) -> None:
+    client.login(people.therapist_a.email)
+    page = client.get("/clinic/search").text
+    assert '<form method="post" action="/clinic/search"' in page
+    assert client.get("/api/v1/search", params={"q": "harbour"}).status_code == 405
+    too_long = client.post("/api/v1/search", json={"q": "x" * 201})
+    assert too_long.status_code == 400
+    assert "x" * 201 not in too_long.text

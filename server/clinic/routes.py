@@ -26,6 +26,7 @@ from server.clinic.schemas import (
     PatientSummary,
     ReviewIn,
     ReviewOut,
+    SearchIn,
     SearchResults,
 )
 from server.clock import Clock, iso, parse_iso
@@ -57,7 +58,7 @@ from server.web import form_fields, page, redirect, safe_next
 
 CaseloadFilter = Literal["flagged", "unreviewed", "today", "week"]
 WeekDays = Annotated[int, Parameter(ge=1, le=31)]
-SearchText = Annotated[str, Parameter(min_length=1, max_length=200)]
+SEARCH_MAX = 200
 
 
 class PatientsApi(Controller):
@@ -294,9 +295,16 @@ class SearchApi(Controller):
     guards = [therapists_only]
     tags = ["clinic"]
 
-    @get("/", description="Full-text search over what the therapist's patients shared.")
-    async def search(self, q: SearchText, user: CurrentUser, actor: Actor, db: Database, clock: Clock) -> SearchResults:
-        results = await workspace.search(db, therapist=user, text=q)
+    @post(
+        "/",
+        status_code=HTTP_200_OK,
+        description="Full-text search over what the therapist's patients shared. The words go in the body,"
+        " never the URL (proxies and browsers keep URLs).",
+    )
+    async def search(
+        self, data: SearchIn, user: CurrentUser, actor: Actor, db: Database, clock: Clock
+    ) -> SearchResults:
+        results = await workspace.search(db, therapist=user, text=data.q)
         # The query itself is not recorded: a therapist may have typed a patient's words into it.
         await record_read(db, at=iso(clock.now()), actor=actor, action="search.performed")
         return results
@@ -549,19 +557,19 @@ class ClinicPages(Controller):
         )
 
     @get("/search")
+    async def search_form(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "clinic/search.html", q="", results=None)
+
+    @post("/search", status_code=HTTP_200_OK)
     async def search(
-        self,
-        request: Request[Any, Any, Any],
-        user: CurrentUser,
-        actor: Actor,
-        db: Database,
-        clock: Clock,
-        q: SearchText | None = None,
+        self, request: Request[Any, Any, Any], user: CurrentUser, actor: Actor, db: Database, clock: Clock
     ) -> Template:
+        # Posted, not in the URL: the words may be a patient's own (proxies and browser history keep URLs).
+        q = (await form_fields(request, "q"))["q"].strip()[:SEARCH_MAX]
         results = await workspace.search(db, therapist=user, text=q) if q else None
         if q:
             await record_read(db, at=iso(clock.now()), actor=actor, action="search.performed")
-        return page(request, "clinic/search.html", q=q or "", results=results)
+        return page(request, "clinic/search.html", q=q, results=results)
 
 
 def _local_instant(text: str, zone: ZoneInfo) -> datetime:

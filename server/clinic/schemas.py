@@ -132,6 +132,12 @@ class SearchHit(msgspec.Struct):
     snippet_html: str
 
 
+class SearchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Search words travel in the body, never the URL: a therapist may type a patient's own words."""
+
+    q: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
 class SearchResults(msgspec.Struct):
     query: str
     items: list[SearchHit]

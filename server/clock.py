@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.errors import FieldError
 
 
 class Clock:
@@ -31,3 +34,12 @@ def parse_iso(text: str) -> datetime:
     if len(text) != 27 or text[-1] != "Z":
         raise ValueError(f"not a UTC timestamp: {text!r}")
     return datetime.fromisoformat(text)
+
+
+def checked_timezone(name: str, field: str = "timezone") -> str:
+    """An IANA time zone name we can use, or the field's error."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FieldError(field, f"{name!r} is not a time zone we know, like America/Denver.") from None
+    return name

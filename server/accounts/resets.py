@@ -20,7 +20,7 @@ from server.db import Database, fetch_one
 from server.errors import FieldError
 from server.security import audit
 from server.security.audit import Actor
-from server.security.auth import admins_only
+from server.security.auth import admins_only, client_address
 from server.security.passwords import hash_password, password_problem
 from server.security.sessions import CurrentUser, end_all_sessions
 from server.security.tokens import new_token, token_hash
@@ -189,7 +189,7 @@ class ResetPages(Controller):
     ) -> Template | Redirect:
         fields = await form_fields(request, "password")
         target = await _open_reset(db, clock, token)
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         try:
             await use_reset_link(db, clock, token=token, password=fields["password"][:1024], client_address=client)
         except FieldError as exc:

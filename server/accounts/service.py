@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from anyio import to_thread
@@ -13,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, TooMa
 
 from server.accounts import queries
 from server.accounts.schemas import normalise_email
-from server.clock import Clock, iso
+from server.clock import Clock, checked_timezone, iso
 from server.db import Database
 from server.errors import ConflictError, FieldError
 from server.security import audit, throttle
@@ -25,6 +24,7 @@ from server.security.sessions import (
     MFA_PENDING,
     CurrentUser,
     create_session,
+    end_other_sessions,
     end_session,
 )
 from server.security.tokens import new_token, token_hash
@@ -148,7 +148,7 @@ async def change_password(
     now = iso(clock.now())
     async with db.transaction() as conn:
         await queries.update_password_hash(conn, user.id, new_hash, now)
-        await conn.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash != ?", (user.id, user.session_hash))
+        await end_other_sessions(conn, user.id, user.session_hash)
         await audit.record(
             conn,
             at=now,
@@ -171,16 +171,6 @@ def _checked_name(raw: str, field: str = "display_name") -> str:
     if not name:
         raise FieldError(field, "Enter a name.")
     return name
-
-
-def _checked_timezone(raw: str | None) -> str:
-    if not raw:
-        return "UTC"
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise FieldError("timezone", "Unknown time zone.") from None
-    return raw
 
 
 async def _checked_password_hash(password: str, field: str = "password") -> str:
@@ -262,7 +252,7 @@ async def accept_invitation(
     if invitation is None:
         raise NotFoundException(INVITATION_GONE)
     name = _checked_name(display_name) if display_name else invitation["display_name"]
-    tz = _checked_timezone(timezone)
+    tz = checked_timezone(timezone) if timezone else "UTC"
     password_hash = await _checked_password_hash(password)
     user_id = str(uuid.uuid4())
     role = invitation["role"]

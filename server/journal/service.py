@@ -13,12 +13,12 @@ import json
 import sqlite3
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar.exceptions import NotFoundException
 
-from server.clock import Clock, iso
+from server.clock import Clock, checked_timezone, iso
 from server.db import Database, fetch_row
 from server.errors import ConflictError, FieldError
 from server.journal import queries
@@ -74,14 +74,6 @@ class Saved(msgspec.Struct, frozen=True):
 
 
 # --- dates and zones --------------------------------------------------------------------------------
-
-
-def checked_timezone(name: str, field: str = "timezone") -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise FieldError(field, f"{name!r} is not a time zone we know, like America/Denver.") from None
-    return name
 
 
 def local_today(now: datetime, timezone: str) -> date:

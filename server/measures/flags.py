@@ -166,10 +166,12 @@ async def _mood_drop(db: Database, patient_id: str, today: date, now: str) -> in
 
 
 async def watch(state: State) -> None:
-    """Run the pattern rules every few minutes until cancelled."""
+    """Run the pattern rules every few minutes until cancelled. The first pass waits one interval, as the
+    reminder scheduler's does: a pass reads every patient (seconds of CPU in a large clinic), and a starting
+    worker should answer requests first; the patterns are about days, so minutes do not matter."""
     while True:
+        await asyncio.sleep(WATCH_INTERVAL_SECONDS)
         try:
             await evaluate_patterns(state.db, state.clock)
         except Exception as exc:  # keep watching; the next pass may succeed
             log.error("pattern watch failed: %s", type(exc).__name__)
-        await asyncio.sleep(WATCH_INTERVAL_SECONDS)

@@ -282,8 +282,8 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def wait_until_idle(server: Server, *, limit: float = 600.0) -> float:
-    """Wait until the server's processes use under 5% of a core for a second (the pattern watch makes a
-    pass over every patient at start-up); returns how long that took."""
+    """Wait until the server's processes use under 5% of a core for a second (start-up work settling);
+    returns how long that took."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         before = _cpu_seconds(server.pids())
@@ -540,7 +540,7 @@ def bench_patients(patients: int, opts: Options, run_dir: Path) -> tuple[list[Ro
     )
     with started_bare(opts.server, run_dir) as bare, app:
         extra["settle_s"] = wait_until_idle(app)
-        print(f"N={patients}: start-up pattern pass took {extra['settle_s']:.1f} s", flush=True)
+        print(f"N={patients}: settled after start-up in {extra['settle_s']:.1f} s", flush=True)
         section = f"N={patients}"
         rows.append(pair(section, f"check-in PUT c={c}", bare, app, "checkin.lua", put_env, opts))
         rows.append(
@@ -596,7 +596,7 @@ def report(rows: list[Row], extras: dict[int, dict[str, Any]], raw: float, opts:
     if extras:
         out += [
             "",
-            "| N | entries | brief patient's entries | caseload | DB MB | start-up s | start-up pattern pass s |",
+            "| N | entries | brief patient's entries | caseload | DB MB | start-up s | settle after start-up s |",
             "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for n, e in extras.items():

@@ -14,6 +14,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -38,13 +39,12 @@ from server.pwa import routes as pwa_routes
 from server.reminders import routes as reminders_routes
 from server.reminders import scheduler
 from server.security.auth import (
-    SessionMiddleware,
     client_address,
     provide_actor,
     provide_any_session_user,
     provide_user,
 )
-from server.security.csrf import OriginCheckMiddleware, csrf_config
+from server.security.gate import RequestGate
 from server.security.headers import security_headers_hook
 from server.settings import Settings
 from server.web import register_template_globals
@@ -52,6 +52,10 @@ from server.web import register_template_globals
 ROOT = Path(__file__).resolve().parent
 PWA_DIR = ROOT.parent / "pwa"
 MAX_BODY_BYTES = 1024 * 1024
+# One entry (or other resource) by its UUID under the JSON API: a few hundred bytes, which gzip would
+# barely shrink, for the cost of a compressor per request on the hottest route (the outbox's PUTs). Lists,
+# exports and every page are still compressed.
+ONE_API_RESOURCE = r"^/api/v1/[a-z-]+/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 @get("/healthz", include_in_schema=False)
@@ -143,8 +147,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
             "client": Provide(_provide_client, sync_to_thread=False),
         },
         lifespan=[lifespan],
-        middleware=[OriginCheckMiddleware(settings), SessionMiddleware()],
-        csrf_config=csrf_config(settings),
+        middleware=[DefineMiddleware(RequestGate, settings=settings)],
         before_send=[security_headers_hook(settings)],
         exception_handlers=exception_handlers,
         template_config=TemplateConfig(
@@ -160,7 +163,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, readers: int =
         # A phone on a slow network pays for every byte; level 6 is zlib's default, most of level 9's
         # saving for a fraction of its CPU. Forged requests are refused by the Origin check whatever an
         # attacker might learn about the CSRF token from compressed lengths.
-        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=6),
+        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=6, exclude=ONE_API_RESOURCE),
         logging_config=LoggingConfig(log_exceptions="never"),
         debug=False,
     )

@@ -7,7 +7,7 @@ from litestar.middleware.csrf import generate_csrf_token
 
 from server.security.csrf import CSRF_COOKIE, CSRF_HEADER
 from server.settings import Settings
-from tests.conftest import BASE_URL, PASSWORD, Client, People, audit_actions, count
+from tests.conftest import BASE_URL, PASSWORD, Client, People, audit_actions, count, set_cookie_header
 
 LOGIN = "/api/v1/auth/login"
 NEW_PATIENT = {"email": "new.patient@example.test", "display_name": "New Patient"}
@@ -185,3 +185,78 @@ def test_an_html_form_post_without_token_gets_a_friendly_403_page(
     assert "Traceback" not in response.text
     assert "CSRF token verification failed" not in response.text
     assert nothing_happened(settings)
+
+
+# --- the token itself (server/security/gate.py replaced Litestar's CSRFMiddleware) ----------------------
+
+
+def test_a_token_in_litestars_format_signed_with_the_app_secret_still_works(
+    client: Client, people: People, settings: Settings
+) -> None:
+    # Cookies issued before the gate replaced Litestar's middleware, and tokens tests/bench/run.py mints.
+    token = generate_csrf_token(secret=settings.secret_key)
+    client.cookies.set(CSRF_COOKIE, token)
+
+    response = client.request(
+        "POST",
+        LOGIN,
+        json={"email": people.patient_a.email, "password": PASSWORD},
+        headers={CSRF_HEADER: token},
+        csrf=False,
+    )
+
+    assert response.status_code == 200, response.text
+
+
+def test_a_safe_request_without_the_cookie_gets_one_that_scripts_can_read(client: Client) -> None:
+    response = client.get("/login")
+
+    set_cookie = set_cookie_header(response, CSRF_COOKIE)
+    attributes = [part.strip().lower() for part in set_cookie.split(";")[1:]]
+    assert "samesite=lax" in attributes
+    assert "path=/" in attributes
+    assert "httponly" not in attributes  # the page's scripts echo it in X-CSRFToken
+    assert client.cookies[CSRF_COOKIE] in response.text  # csrf_input in the page's form carries the same token
+
+
+def test_a_safe_request_with_the_cookie_keeps_it(client: Client) -> None:
+    client.get("/login")
+    token = client.cookies[CSRF_COOKIE]
+
+    response = client.get("/login")
+
+    assert not [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{CSRF_COOKIE}=")]
+    assert token in response.text
+
+
+def test_a_cookie_the_app_never_signed_is_replaced_on_the_next_page(client: Client, people: People) -> None:
+    forged = generate_csrf_token(secret="another secret, not the app's, long enough")
+    client.cookies.set(CSRF_COOKIE, forged)
+
+    response = client.get("/login")
+
+    fresh = set_cookie_header(response, CSRF_COOKIE).split(";")[0].split("=", 1)[1]
+    assert fresh != forged
+    assert forged not in response.text
+    refused = client.request(
+        "POST",
+        LOGIN,
+        json={"email": people.patient_a.email, "password": PASSWORD},
+        headers={CSRF_HEADER: forged},
+        csrf=False,
+    )
+    assert refused.status_code == 403
+
+
+def test_a_multipart_form_carries_the_token_in_its_field(client: Client, people: People) -> None:
+    client.get("/login")
+
+    response = client.request(
+        "POST",
+        "/login",
+        files={"email": (None, people.patient_a.email), "password": (None, PASSWORD)},
+        data={"_csrf_token": client.cookies[CSRF_COOKIE]},
+        csrf=False,
+    )
+
+    assert response.status_code != 403, response.text

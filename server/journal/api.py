@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, post, put
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.datastructures import MutableScopeHeaders
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from server.clock import Clock
@@ -42,8 +46,41 @@ from server.security.sessions import CurrentUser
 RANGE_HELP = "since/until: a date (YYYY-MM-DD) filters on the local date; a UTC date-time, on the last change."
 
 
+class _EncodedJson(ASGIResponse):
+    """A JSON body already encoded, with its two headers: what Litestar's ``ASGIResponse`` would send, built
+    without its case-insensitive header map (a ``setdefault`` that raises and catches ``KeyError`` per header)."""
+
+    __slots__ = ()
+
+    def __init__(self, body: bytes, status_code: int) -> None:
+        self.headers = MutableScopeHeaders()
+        self.headers.headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        self.body = body
+        self.content_length = len(body)
+        self.status_code = status_code
+        self.background = None
+        self.encoding = "utf-8"
+        self.is_head_response = False
+        self._encoded_cookies = ()
+
+
+class EntryResponse(Response[AnyEntry]):
+    """The answer to an entry's PUT (every outbox replay is one): the entry, encoded by msgspec as Litestar
+    would. Anything more (headers, cookies, background tasks, set on the response or on a layer) takes
+    Litestar's general path."""
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **extra: Any) -> ASGIResponse:
+        if self.headers or self.cookies or self.background or any(extra.get(name) for name in _EXTRAS):
+            return super().to_asgi_response(app, request, **extra)
+        return _EncodedJson(msgspec.json.encode(self.content), self.status_code or HTTP_200_OK)
+
+
+# What a layer may add to a response; ``media_type``, ``status_code`` and ``type_encoders`` are the entry's own.
+_EXTRAS = ("background", "cookies", "encoded_headers", "headers", "is_head_response")
+
+
 def _saved(saved: service.Saved) -> Response[AnyEntry]:
-    return Response(saved.entry, status_code=HTTP_201_CREATED if saved.created else HTTP_200_OK)
+    return EntryResponse(saved.entry, status_code=HTTP_201_CREATED if saved.created else HTTP_200_OK)
 
 
 class JournalApi(Controller):

@@ -1,4 +1,4 @@
-"""Who is calling: the session middleware, the ``user`` dependency and role guards."""
+"""Who is calling: the ``user`` dependency and role guards (the session itself is read in gate.py)."""
 
 from __future__ import annotations
 
@@ -8,35 +8,9 @@ from typing import Any
 from litestar.connection import ASGIConnection, Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from server.security.audit import Actor
-from server.security.sessions import FULL, SESSION_COOKIE, CurrentUser, load_session
-
-
-class SessionMiddleware(ASGIMiddleware):
-    """Resolve the session cookie to a user (or None) before any handler or guard runs.
-
-    A session half-way through two-factor sign-in is not a signed-in user: it is kept apart in
-    ``partial_user``, which only the routes that finish signing in read. Every other guard and route sees
-    an anonymous caller, so no feature can forget to check the stage.
-    """
-
-    exclude_path_pattern = ("^/static/",)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-        session_id = connection.cookies.get(SESSION_COOKIE)
-        user = None
-        if session_id:
-            state = connection.app.state
-            user = await load_session(state.db, session_id, state.clock.now())
-        full = user is not None and user.stage == FULL
-        scope["user"] = user if full else None
-        scope["partial_user"] = None if full else user  # type: ignore[typeddict-unknown-key]
-        scope["auth"] = None
-        await next_app(scope, receive, send)
+from server.security.sessions import CurrentUser
 
 
 def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:

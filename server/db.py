@@ -136,7 +136,11 @@ def _rollback_savepoint(conn: sqlite3.Connection) -> None:
     conn.execute(f"RELEASE {_SAVEPOINT}")
 
 
-def _run_in_savepoints(
+class WriteNotUndone(sqlite3.OperationalError):
+    """A write failed after it had changed rows: they cannot be undone alone, so its whole batch fails."""
+
+
+def _run_writes(
     conn: sqlite3.Connection,
     fns: list[Callable[[sqlite3.Connection], Any]],
     *,
@@ -145,21 +149,30 @@ def _run_in_savepoints(
     commit: bool,
     members: int,
 ) -> list[tuple[bool, Any]]:
-    """On the writer's thread: each function in a savepoint of its own, then (if asked) the COMMIT."""
+    """On the writer's thread: each function in turn in the batch's transaction, then (if asked) the COMMIT.
+
+    No savepoint per function: SQLite undoes a failing statement by itself, and a savepoint per write cost
+    more than the write (FTS5 flushes its pending terms at each one, a new index segment per check-in). A
+    function that fails having changed nothing (its reads, then a refused statement) fails alone. One that
+    fails after a statement changed rows has left changes nobody can undo on their own: the batch is
+    rolled back whole (``WriteNotUndone``), every member told, nothing half-written committed.
+    """
     if begin:
         conn.execute("BEGIN IMMEDIATE")
     if release:
         conn.execute(f"RELEASE {_SAVEPOINT}")
     outcomes: list[tuple[bool, Any]] = []
     for fn in fns:
-        conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+        changes = conn.total_changes
         try:
             result = fn(conn)
         except Exception as exc:
-            _rollback_savepoint(conn)
+            if conn.total_changes != changes:
+                raise WriteNotUndone("a write failed after changing rows; its batch is rolled back") from exc
+            if not conn.in_transaction:  # SQLite rolled the whole transaction back (I/O error, full disk)
+                raise
             outcomes.append((False, exc))
         else:
-            conn.execute(f"RELEASE {_SAVEPOINT}")
             outcomes.append((True, result))
     if commit:
         kept = members + sum(ok for ok, _ in outcomes)
@@ -384,11 +397,12 @@ class Database:
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` as one transaction on the writer's thread, group-committed.
 
-        For hot paths whose statements need no ``await`` between them: ``fn`` runs in its own savepoint
-        (rolled back alone if it raises, and its exception raised here), and its result is returned once
-        the ``COMMIT`` that holds its writes has succeeded. Writes queued while the writer is busy run
-        back to back in one hop to the writer's thread, with their ``COMMIT`` in the same hop: the event
-        loop is not on the critical path between them. ``fn`` must not keep the connection or await.
+        For hot paths whose statements need no ``await`` between them. ``fn`` should change data in its
+        last statement only (reads first): if it raises having changed nothing, it fails alone and its
+        exception is raised here; if it raises after changing rows, its whole batch fails (``_run_writes``).
+        Its result is returned once the ``COMMIT`` that holds its writes has succeeded. Writes queued while
+        the writer is busy run back to back in one hop to the writer's thread, with their ``COMMIT`` in the
+        same hop: the event loop is not on the critical path between them. ``fn`` must not keep the connection or await.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -425,7 +439,7 @@ class Database:
         fns = [fn for fn, _ in items]
         try:
             outcomes = await self._writer.run(
-                lambda c: _run_in_savepoints(c, fns, begin=begin, release=release, commit=commit, members=batch.members)
+                lambda c: _run_writes(c, fns, begin=begin, release=release, commit=commit, members=batch.members)
             )
         except BaseException as exc:  # BEGIN, a ROLLBACK TO or the COMMIT failed: nobody keeps anything
             if begin:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import os
+import socket
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -51,28 +53,64 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     print(f"database: {settings.database_path}")
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on. Granian's workers each bind it with SO_REUSEPORT, so a
+    second server (another database, or an old one still running) would not fail to start: the kernel
+    would share the connections between both."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc}")
+    for family, kind, proto, _, address in infos[:1]:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's: TIME_WAIT is fine
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc} (is another server running?)")
 
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    import server.asgi
     from server.accounts.service import issue_setup_link
 
+    _check_port_free(settings.host, settings.port)
     _migrate(settings)
     link = _with_db(settings, lambda db: issue_setup_link(db, SystemClock(), settings.base_url))
     if link:
         print("No accounts yet. Open this one-time link (valid for 1 hour) to create the clinic and its admin:")
         print(f"  {link}", flush=True)
-    uvicorn.run(
+    # Granian (measured faster than uvicorn for this app: tests/bench/README.md): a supervisor process and
+    # --workers worker processes, forked from this one (so they start with the app's code imported), each
+    # running the ASGI lifespan (it opens the database and starts the background tasks). SIGTERM or SIGINT:
+    # each worker finishes its requests and runs the lifespan's shutdown (the database closed cleanly),
+    # then the supervisor exits 0.
+    Granian(
         "server.asgi:app_from_env",
-        factory=True,
-        host=settings.host,
+        address=settings.host,
         port=settings.port,
+        interface=Interfaces.ASGI,  # with the lifespan ("asginl" would skip it)
+        factory=True,
         workers=args.workers,
-        log_level="info",
+        loop=Loops.auto,
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=30_000, keep_alive=True),
+        websockets=False,
+        log_level=LogLevels.info,
         # Access logs would record one-time tokens in /invite/ and /setup/ URLs; the audit trail is the record.
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+        log_access=False,
+        # A worker that dies (the OOM killer, a crash) is replaced; one that dies again within seconds of
+        # starting (a start-up that cannot succeed) ends the server with status 1.
+        respawn_failed_workers=True,
+        # A worker that has not finished its shutdown after this long is killed (SQLite recovers as from a
+        # crash; every acknowledged write is already durable).
+        workers_kill_timeout=30,
+    ).serve(target_loader=functools.partial(server.asgi.worker_app, os.getpid()))
 
 
 def _read_password() -> str:

@@ -1,13 +1,20 @@
 """The real server in its own process (``python -m server serve``), for tests and scripts that need to kill
 it, restart it, or run it with several worker processes. Loopback only; every wait has a deadline.
 
+The server is granian's supervisor process and the worker processes it forks (one unless ``workers``), each
+listening on the port (SO_REUSEPORT). It runs in a session of its own, so that one signal to its process
+group reaches all of them at once: SIGKILL takes the whole server down (no worker lives on to hold the
+port), SIGTERM shuts every worker down cleanly.
+
 Used by tests/test_crash_safety.py and tests/test_workers.py (through tests/bench/crash_cycles.py for the
 former), and by the crash script on its own, so it depends on nothing from pytest.
 
 ``LiveServer(..., preloaded=True)`` (the crash cycles, which restart the server hundreds of times) starts
 each server by forking it from a process that has already imported the server's code, the way
 multiprocessing's forkserver does: the same ``python -m server serve`` code and environment in a process of
-its own (its own session, killed the same way), without paying Python's imports on every restart.
+its own (its own session, killed the same way), without paying Python's imports on every restart. The fork
+server is also the subreaper of what it forks: a worker that outlives its supervisor becomes its child and
+is reaped there (some containers' init never reaps an orphan).
 """
 
 from __future__ import annotations
@@ -139,12 +146,23 @@ class LiveServer:
         raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT:.0f} s:\n{self.log_tail()}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no cleanup, as in a power cut of the process (the OS's caches survive)."""
+        """SIGKILL to the supervisor and its workers at once: no shutdown, no cleanup, as in a power cut of
+        the process (the OS's caches survive). Returns once no process of the server holds the port."""
         if self.process is None:
             return
         _signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.process = None
+        # The supervisor has been reaped; its workers, killed by the same signal, may take a moment more
+        # to release their sockets.
+        self._wait_port_released()
+
+    def _wait_port_released(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while _listening_inodes(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"a process still listens on port {self.port} after the server was killed")
+            time.sleep(0.002)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM to the server and its workers), SIGKILL if it does not end in time."""
@@ -175,13 +193,14 @@ class LiveServer:
     # --- which worker process serves a connection (Linux /proc) ------------------------------------
 
     def worker_pids(self) -> set[int]:
-        """The server's worker processes: its children that hold the listening socket.
+        """The server's worker processes: its children that hold a listening socket on the port.
 
-        (With --workers N, uvicorn's supervisor has N such children, besides multiprocessing's helper.)
+        (With --workers N, granian's supervisor has N such children, each with a socket of its own bound to
+        the port with SO_REUSEPORT; the kernel spreads new connections over them.)
         """
         assert self.process is not None
-        listening = f"socket:[{_listening_inode(self.port)}]"
-        return {pid for pid in self._children() if listening in _socket_links(pid)}
+        listening = {f"socket:[{inode}]" for inode in _listening_inodes(self.port)}
+        return {pid for pid in self._children() if listening & _socket_links(pid)}
 
     def _children(self) -> set[int]:
         assert self.process is not None
@@ -253,24 +272,28 @@ def _signal_group(pid: int, signum: int) -> None:
 
 # --- forking servers from a process that has imported the server already ----------------------------------
 
-# What ``python -m server serve`` imports before it serves (anything missing here is imported by the server).
-# Not server.__main__ itself: runpy runs it afresh as __main__, as ``-m`` does.
+# What ``python -m server serve`` imports before it serves, and what granian imports in the worker it forks
+# (anything missing here is imported by the server). Not server.__main__ itself: runpy runs it afresh as
+# __main__, as ``-m`` does.
 PRELOAD = (
     "server.accounts.service",
     "server.asgi",
     "server.app",
-    "uvicorn",
-    "uvicorn.config",
-    "uvicorn.main",
-    "uvicorn.server",
-    "uvicorn.lifespan.on",
-    "uvicorn.loops.auto",
-    "uvicorn.protocols.http.auto",
-    "uvicorn.protocols.websockets.auto",
+    "granian",
+    "granian.asgi",
+    "granian.constants",
+    "granian.http",
+    "granian.log",
+    "granian.server.mp",
+    "granian._futures",
+    "granian._loops",
+    "granian._signals",
+    "multiprocessing.popen_fork",
 )
 PRELOAD_IF_INSTALLED = ("litestar.plugins.pydantic",)  # Litestar imports it while it builds the app
 
 
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 EXIT_UNKNOWN = 255  # a forked server ended after its fork server (which alone could tell how)
 
 
@@ -389,9 +412,10 @@ def fork_server_main() -> None:
     """The fork server's process: import the server, then for each request on stdin fork a server.
 
     Answers on stdout, one line each: ``started PID`` for each request, in order, and ``exited PID STATUS``
-    when a server ends. Single-threaded (forking is only safe so), so it waits on stdin and on SIGCHLD with
-    a selector. Ends when stdin is closed.
+    when a server ends (or an orphaned worker of one: the fork server is their subreaper). Single-threaded
+    (forking is only safe so), so it waits on stdin and on SIGCHLD with a selector. Ends when stdin is closed.
     """
+    import ctypes
     import gc
     import importlib
 
@@ -405,6 +429,9 @@ def fork_server_main() -> None:
     # way. Here it also keeps the forked servers' collections from touching, and so copying, these pages.
     gc.collect()
     gc.freeze()
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
     wake_read, wake_write = socket.socketpair()
     wake_read.setblocking(False)
@@ -498,9 +525,10 @@ def _tcp_rows() -> list[tuple[int, int, str, int]]:
     return rows
 
 
-def _listening_inode(port: int) -> int:
+def _listening_inodes(port: int) -> set[int]:
+    """The sockets listening on ``port`` (one per granian worker)."""
     listen_state = "0A"
-    return next((inode for local, _, state, inode in _tcp_rows() if local == port and state == listen_state), 0)
+    return {inode for local, _, state, inode in _tcp_rows() if local == port and state == listen_state}
 
 
 def _server_side_inode(server_port: int, client_port: int) -> int:

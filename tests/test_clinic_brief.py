@@ -13,12 +13,15 @@ Now is Saturday 2026-11-21 12:00 UTC; patient A's time zone is UTC. The course:
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from server.clinic import queries
+from server.measures import queries as measure_queries
 from server.settings import Settings
 from tests.conftest import Client, Desk, FrozenClock, People, Person, audit_actions, query
 
@@ -395,3 +398,32 @@ def test_an_entry_changed_after_the_brief_was_loaded_stays_new(
         "marked": 1
     }
     assert get_brief(client, a)["new_entry_ids"] == []
+
+
+def test_the_brief_queries_seek_indexes_instead_of_scanning(settings: Settings, people: People) -> None:
+    params = {
+        "therapist_id": people.therapist_a.id,
+        "patient_id": people.patient_a.id,
+        "since": "2026-11-14T16:00:00.000000Z",
+        "until": "2026-11-21T12:00:00.000000Z",
+        "since_date": "2026-11-14",
+        "today": "2026-11-21",
+    }
+    statements = {
+        "entries": queries.BRIEF_ENTRIES,
+        "scores": queries.BRIEF_SCORES,
+        "mood": queries.BRIEF_MOOD,
+        "flags": measure_queries.BRIEF_FLAGS,
+        "upcoming": queries.BRIEF_UPCOMING,
+    }
+    conn = sqlite3.connect(settings.database_path)
+    try:
+        plans = {name: conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall() for name, sql in statements.items()}
+    finally:
+        conn.close()
+    for name, plan in plans.items():
+        details = [row[3] for row in plan]
+        # Read in full by design: a subquery's own rows (one patient's sessions, numbered; the window's entries).
+        scans = [d for d in details if d.startswith("SCAN") and not re.match(r"SCAN (\(subquery-\d+\)|s)$", d)]
+        assert scans == [], (name, details)
+    assert "entries_visible_score_values" in " ".join(row[3] for row in plans["scores"]), plans["scores"]

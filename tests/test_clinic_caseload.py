@@ -288,3 +288,15 @@ def test_the_caseload_lists_only_the_therapists_own_care_team(client: Client, pe
     client.login(people.therapist_b.email)
     assert [row["id"] for row in caseload(client)] == [people.patient_b.id]
     assert page_names(client) == ["Pam B"]
+
+
+def test_a_patients_name_is_escaped_in_the_caseload_rows(
+    client: Client, people: People, settings: Settings, clock: FrozenClock
+) -> None:
+    # The rows are written in Python (server/clinic/caseload_view.py), outside Jinja's autoescape.
+    name = '<img src=x onerror=alert(1)> "O\'Neil" & co'
+    add_patient(settings, clock, people.therapist_a, name, "escape.me@clinic.test")
+    client.login(people.therapist_a.email)
+    page = client.get("/clinic/").text
+    assert "<img src=x" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; &quot;O&#x27;Neil&quot; &amp; co" in page

@@ -1,5 +1,7 @@
 """The caseload's "unreviewed" count reads only what changed since the therapist last marked the brief
-reviewed (migration 0010's watermark), counts at most 100, and its queries use indexes, not scans."""
+reviewed (migration 0010's watermark), or the patient's kept number of visible entries when the therapist
+has marked nothing (migration 0011, whose kept summary is checked here too), counts at most 100, and its
+queries use indexes, not scans."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import json
 import re
 import sqlite3
 from datetime import timedelta
+from typing import Any
 
 from server.clinic import queries
 from server.clock import iso
+from server.journal.queries import team_visible
 from server.settings import Settings
-from tests.conftest import Client, Desk, FrozenClock, People, Person
-from tests.test_clinic_brief import checkin, get_brief, unreviewed
+from tests.conftest import Client, Desk, FrozenClock, People, Person, query
+from tests.test_clinic_brief import checkin, get_brief, put, unreviewed
 
 
 def mark_all_reviewed(client: Client, patient: Person, up_to: str) -> None:
@@ -76,25 +80,125 @@ def test_more_than_a_hundred_unreviewed_entries_show_as_100_plus(client: Client,
     assert row is not None and f"<td>{queries.UNREVIEWED_CAP}+</td>" in row.group(0)
 
 
+def test_marks_of_single_entries_without_a_watermark_are_compared_one_by_one(
+    client: Client, people: People, clock: FrozenClock
+) -> None:
+    a = people.patient_a
+    desk = Desk(client)
+    desk(a)
+    read, unread = checkin(client, "2026-11-20", 6), checkin(client, "2026-11-20", 5)
+    desk(people.therapist_a)
+    assert unreviewed(client, a) == 2
+
+    response = client.post(f"/api/v1/patients/{a.id}/reviewed", json={"up_to": iso(clock.now()), "entry_ids": [read]})
+    assert response.status_code == 200, response.text
+    assert unreviewed(client, a) == 1
+    assert get_brief(client, a)["new_entry_ids"] == [unread]
+    # Another therapist's marks are theirs alone.
+    desk(people.therapist_b, fresh=True)
+    assert client.get(f"/api/v1/patients/{a.id}/brief").status_code == 404
+
+
+SUMMARY_COLUMNS = (
+    "last_checkin_at, phq9_first, phq9_latest, phq9_latest_date, gad7_first, gad7_latest, gad7_latest_date"
+)
+
+
+def summaries(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+    """(kept by migration 0011's triggers, computed again from the entries), per patient who has written."""
+    kept = query(settings, f"SELECT patient_id, visible_entries, {SUMMARY_COLUMNS} FROM patient_summaries")
+    computed = query(
+        settings,
+        f"SELECT patient_id, (SELECT count(*) FROM entries e WHERE e.patient_id = f.patient_id"
+        f" AND {team_visible('e')}), {SUMMARY_COLUMNS} FROM caseload_facts f"
+        " WHERE patient_id IN (SELECT patient_id FROM entries)",
+    )
+    return {r[0]: tuple(r)[1:] for r in kept}, {r[0]: tuple(r)[1:] for r in computed}
+
+
+def test_the_kept_summary_follows_every_change_to_entries(client: Client, people: People, settings: Settings) -> None:
+    a = people.patient_a
+    desk = Desk(client)
+    desk(a)
+
+    def check(visible: int) -> tuple[Any, ...]:
+        kept, computed = summaries(settings)
+        assert kept == computed
+        assert kept[a.id][0] == visible
+        return kept[a.id]
+
+    shared = checkin(client, "2026-11-20", 6)
+    private = checkin(client, "2026-11-21", 5, "private", note="mine")
+    discuss = checkin(client, "2026-11-19", 4, "discuss")
+    phq9_first = put(
+        client, "questionnaires", {"local_date": "2026-11-01", "instrument": "phq9", "answers": [2] * 8 + [0]}
+    )
+    phq9_latest = put(
+        client, "questionnaires", {"local_date": "2026-11-20", "instrument": "phq9", "answers": [1] * 8 + [0]}
+    )
+    put(
+        client,
+        "questionnaires",
+        {"local_date": "2026-11-21", "instrument": "gad7", "answers": [1] * 7, "sharing": "private"},
+    )
+    assert check(4)[2:5] == (16.0, 8.0, "2026-11-20")
+
+    body = {"local_date": "2026-11-20", "mood": 5, "note": "mine"}
+    assert client.put(f"/api/v1/checkins/{private}", json={**body, "sharing": "shared"}).status_code == 200
+    assert client.put(f"/api/v1/checkins/{shared}", json={**body, "sharing": "private"}).status_code == 200
+    assert (
+        client.put(f"/api/v1/checkins/{discuss}", json={**body, "note": "edited", "sharing": "discuss"}).status_code
+        == 200
+    )
+    check(4)
+    latest = {"local_date": "2026-11-20", "instrument": "phq9", "answers": [1] * 8 + [0], "sharing": "private"}
+    assert client.put(f"/api/v1/questionnaires/{phq9_latest}", json=latest).status_code == 200
+    assert check(3)[2:5] == (16.0, 16.0, "2026-11-01")
+
+    assert client.delete(f"/api/v1/checkins/{discuss}").status_code == 204
+    assert client.delete(f"/api/v1/questionnaires/{phq9_first}").status_code == 204
+    assert check(1)[2:] == (None,) * 6
+
+    desk(people.therapist_a)
+    assert unreviewed(client, a) == 1
+
+
 def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Settings, people: People) -> None:
     conn = sqlite3.connect(settings.database_path)
     try:
-        days = json.dumps([[people.patient_a.id, "2026-11-21", "2026-11-15", "2026-11-08", "2026-11-14"]])
+        days = json.dumps([["UTC", "2026-11-21", "2026-11-15", "2026-11-08", "2026-11-14"]])
+        params = {"therapist_id": people.therapist_a.id, "clinic_id": 1, "days": days, "now": "2026-11-21"}
         plans = {
-            "caseload": conn.execute(
-                f"EXPLAIN QUERY PLAN {queries.CASELOAD}",
-                {"therapist_id": people.therapist_a.id, "clinic_id": 1, "days": days, "now": "2026-11-21"},
+            "caseload": conn.execute(f"EXPLAIN QUERY PLAN {queries.CASELOAD}", params).fetchall(),
+            "packed": conn.execute(f"EXPLAIN QUERY PLAN {queries.CASELOAD_PACKED}", params).fetchall(),
+            "zones": conn.execute(f"EXPLAIN QUERY PLAN {queries.TEAM_ZONES}", params).fetchall(),
+            # What the triggers of migration 0011 run on each write of a check-in or a questionnaire.
+            "facts": conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT {SUMMARY_COLUMNS} FROM caseload_facts WHERE patient_id = ?",
+                (people.patient_a.id,),
             ).fetchall(),
-            "scores": conn.execute(f"EXPLAIN QUERY PLAN {queries.SCORES}", (people.therapist_a.id,)).fetchall(),
         }
     finally:
         conn.close()
     for name, plan in plans.items():
         details = [row[3] for row in plan]
-        # Read in full by design: the caseload's own list of days, one per patient (json_each, d), the two
-        # instruments (i), the care team's patients once gathered (t), a subquery's rows (at most
+        # Read in full by design: the caseload's list of time zones (json_each, d), a subquery's rows (at most
         # UNREVIEWED_CAP).
-        allowed = ("json_each", "SCAN d", "(subquery", "CONSTANT ROW", "SCAN i", "SCAN t")
+        allowed = ("json_each", "SCAN d", "(subquery", "CONSTANT ROW")
         scans = [d for d in details if d.startswith("SCAN") and not any(a in d for a in allowed)]
         assert scans == [], (name, details)
-    assert any("entries_visible_updated" in row[3] for row in plans["caseload"]), plans["caseload"]
+    expected = {
+        "caseload": (
+            "entries_visible_updated",
+            "COVERING INDEX entry_reviews_patient",
+            "SEARCH s USING PRIMARY KEY (patient_id=?)",  # patient_summaries
+            "entries_visible_mood",
+            "appointments_next_integration",
+            "kap_sessions_next",
+        ),
+        "facts": ("entries_visible_created", "entries_visible_score_values"),
+    }
+    for name, indexes in expected.items():
+        details = " ".join(row[3] for row in plans[name])
+        for index in indexes:
+            assert index in details, (name, index, details)

@@ -108,6 +108,70 @@ def test_a_database_with_an_unknown_newer_migration_is_refused(tmp_path: Path) -
     assert "9999_from_the_future.sql" in str(refused.value)
 
 
+def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(tmp_path: Path) -> None:
+    """0011 fills patient_summaries from a database with history; from then on its triggers keep it."""
+    before = tmp_path / "before_0011"
+    before.mkdir()
+    for file in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if file.name < "0011":
+            shutil.copy(file, before / file.name)
+    db = tmp_path / "history.db"
+    apply(db, before)
+    conn = connect_sync(db)
+    try:
+        at = "2026-11-01T09:00:00.000000Z"
+        conn.execute("INSERT INTO clinics (id, name, created_at) VALUES (1, 'Clinic', ?)", (at,))
+        for n, patient in enumerate(("p1", "p2")):
+            conn.execute(
+                "INSERT INTO users (id, clinic_id, role, email, display_name, password_hash, created_at, updated_at)"
+                " VALUES (?, 1, 'patient', ?, ?, 'x', ?, ?)",
+                (patient, f"{patient}@clinic.test", patient, at, at),
+            )
+            entries = [  # (kind, subkind, sharing, status, local date, score)
+                ("checkin", None, "shared", "final", "2026-11-02", None),
+                ("checkin", None, "private", "final", "2026-11-03", None),
+                ("reflection", "free", "discuss", "final", "2026-11-03", None),
+                ("reflection", "free", "shared", "draft", "2026-11-04", None),
+                ("questionnaire", "phq9", "shared", "final", "2026-11-02", 12 + n),
+                ("questionnaire", "phq9", "shared", "final", "2026-11-09", 6 + n),
+                ("questionnaire", "gad7", "private", "final", "2026-11-09", 9),
+            ]
+            for i, (kind, subkind, sharing, status, day, score) in enumerate(entries):
+                conn.execute(
+                    "INSERT INTO entries (id, patient_id, kind, subkind, sharing, status, local_date, timezone, body,"
+                    " body_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'UTC', ?, 'h', ?, ?)",
+                    (
+                        f"{patient}-{i}",
+                        patient,
+                        kind,
+                        subkind,
+                        sharing,
+                        status,
+                        day,
+                        f'{{"score": {score or 0}}}',
+                        f"{day}T09:00:00.000000Z",
+                        f"{day}T09:00:00.000000Z",
+                    ),
+                )
+    finally:
+        conn.close()
+
+    assert apply(db) == [f.name for f in sorted(MIGRATIONS_DIR.glob("*.sql")) if f.name >= "0011"]
+
+    conn = connect_sync(db)
+    try:
+        rows = conn.execute(
+            "SELECT patient_id, visible_entries, last_checkin_at, phq9_first, phq9_latest, phq9_latest_date,"
+            " gad7_first, gad7_latest, gad7_latest_date FROM patient_summaries ORDER BY patient_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [tuple(r) for r in rows] == [
+        ("p1", 4, "2026-11-02T09:00:00.000000Z", 12.0, 6.0, "2026-11-09", None, None, None),
+        ("p2", 4, "2026-11-02T09:00:00.000000Z", 13.0, 7.0, "2026-11-09", None, None, None),
+    ]
+
+
 def test_cli_migrate_applies_then_reports_nothing_to_do(settings: Settings) -> None:
     env = cli_env(settings)
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import aiosqlite
 
+from server.course import queries as course_queries
 from server.db import Database
 from server.journal.queries import team_visible
+from server.measures import queries as measure_queries
 
 # The care-team queries start from the therapist's own care_team rows (CROSS JOIN fixes the join order):
 # left to itself, SQLite starts from users_clinic_role and walks every patient of the clinic.
 
+
+# The clinic's own time zone (its "today" and "this week"): a point query, read on the event loop's thread.
+CLINIC_ZONE = "SELECT timezone FROM clinics WHERE id = ?"
 
 # What the care team may see of an entry: shared or to discuss, and finished. Every query below that
 # reads entries applies it.
@@ -23,77 +30,95 @@ VISIBLE = team_visible("e")
 # says all there is to say.
 UNREVIEWED_CAP = 100
 
-# One row per patient of the therapist's care team, each subquery a seek or a short range of an index of
-# migrations 0009 and 0010: "unreviewed" reads only the entries changed since the therapist last marked
-# the patient's brief reviewed (review_watermarks), at most UNREVIEWED_CAP of them. ``days`` holds each
-# patient's own local "today" and week boundaries (computed in Python from their time zone), so averages
-# follow the patient's calendar.
+# The time zones of the therapist's patients, for the week bounds the caseload needs.
+TEAM_ZONES = """
+SELECT DISTINCT u.timezone FROM care_team c CROSS JOIN users u ON u.id = c.patient_id
+WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = 'patient'
+"""
+
+
+# One row per patient of the therapist's care team, each column a seek or a short range of an index of
+# migrations 0009 to 0011. The last check-in and the first (baseline) and latest PHQ-9/GAD-7 are kept per
+# patient in patient_summaries (migration 0011), from what the patient shared: one short row instead of
+# pages of three indexes per patient, which every reader reads again after each commit (every request writes
+# an audit row, and a commit empties the page cache of every other connection). ``days`` holds each time
+# zone's "today" and week boundaries (computed in Python), so averages follow the patient's own calendar.
+#
+# "unreviewed" compares only the entries changed since the therapist last marked the patient's brief
+# reviewed (review_watermarks), at most UNREVIEWED_CAP of them, with the therapist's review marks. With
+# neither a watermark nor a single mark for the patient, every entry the team may see is unreviewed: their
+# number is kept in patient_summaries, and the walk is skipped.
 CASELOAD = f"""
-WITH days(patient_id, today, week_start, prev_start, prev_end) AS MATERIALIZED (
+WITH days(timezone, today, week_start, prev_start, prev_end) AS MATERIALIZED (
     -- Materialized once: as a plain join, json_each parsed the whole list again for every patient.
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:days))
-SELECT u.id, u.display_name, u.email,
+SELECT u.id, u.display_name,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL) AS open_flags,
     (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL
         AND f.severity = 'high') AS open_high_flags,
-    (SELECT e.created_at FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin'
-        AND {VISIBLE} ORDER BY e.created_at DESC LIMIT 1) AS last_checkin_at,
+    s.last_checkin_at,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
         AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
         AND e.local_date BETWEEN d.prev_start AND d.prev_end) AS mood_prev_week,
-    (SELECT count(*) FROM (SELECT 1 FROM entries e
-        LEFT JOIN entry_reviews r ON r.therapist_id = :therapist_id AND r.entry_id = e.id
-        WHERE e.patient_id = u.id AND {VISIBLE} AND e.updated_at >= coalesce((SELECT w.reviewed_up_to
-            FROM review_watermarks w WHERE w.therapist_id = :therapist_id AND w.patient_id = u.id), '')
-        AND (r.version IS NULL OR r.version < e.version) LIMIT {UNREVIEWED_CAP})) AS unreviewed,
+    CASE WHEN w.reviewed_up_to IS NULL AND NOT EXISTS (SELECT 1 FROM entry_reviews r
+            WHERE r.patient_id = u.id AND r.therapist_id = :therapist_id)
+        THEN min(coalesce(s.visible_entries, 0), {UNREVIEWED_CAP})
+        ELSE (SELECT count(*) FROM (SELECT 1 FROM entries e
+            LEFT JOIN entry_reviews r ON r.therapist_id = :therapist_id AND r.entry_id = e.id
+            WHERE e.patient_id = u.id AND {VISIBLE} AND e.updated_at >= coalesce(w.reviewed_up_to, '')
+            AND (r.version IS NULL OR r.version < e.version) LIMIT {UNREVIEWED_CAP}))
+    END AS unreviewed,
     (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = u.id AND a.kind = 'integration'
         AND a.cancelled_at IS NULL AND a.starts_at >= :now) AS next_integration,
-    (SELECT min(s.scheduled_for) FROM kap_sessions s WHERE s.patient_id = u.id AND s.cancelled_at IS NULL
-        AND s.scheduled_for >= :now) AS next_session
-FROM care_team c CROSS JOIN users u ON u.id = c.patient_id JOIN days d ON d.patient_id = u.id
+    (SELECT min(k.scheduled_for) FROM kap_sessions k WHERE k.patient_id = u.id AND k.cancelled_at IS NULL
+        AND k.scheduled_for >= :now) AS next_session,
+    s.phq9_first, s.phq9_latest, s.phq9_latest_date, s.gad7_first, s.gad7_latest, s.gad7_latest_date
+FROM care_team c CROSS JOIN users u ON u.id = c.patient_id CROSS JOIN days d ON d.timezone = u.timezone
+    LEFT JOIN patient_summaries s ON s.patient_id = u.id
+    LEFT JOIN review_watermarks w ON w.therapist_id = :therapist_id AND w.patient_id = u.id
 WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = 'patient'
 """  # noqa: S608 - VISIBLE is a constant
 
-# First (baseline) and latest score of each instrument, per patient, from what they shared: two index
-# seeks per patient and instrument (entries_visible_scores), not a window over every questionnaire. A row
-# is marked first_rank = 1 if it is the first, last_rank = 1 if it is the latest (a lone score is both).
-SCORES = f"""
-WITH team(patient_id) AS (SELECT patient_id FROM care_team WHERE therapist_id = ?),
-ends AS (
-    SELECT t.patient_id,
-        (SELECT e.rowid FROM entries e WHERE e.patient_id = t.patient_id AND e.kind = 'questionnaire'
-            AND e.subkind = i.instrument AND {VISIBLE} ORDER BY e.local_date, e.created_at LIMIT 1) AS first_id,
-        (SELECT e.rowid FROM entries e WHERE e.patient_id = t.patient_id AND e.kind = 'questionnaire'
-            AND e.subkind = i.instrument AND {VISIBLE} ORDER BY e.local_date DESC, e.created_at DESC LIMIT 1)
-            AS last_id
-    FROM team t CROSS JOIN (SELECT 'phq9' AS instrument UNION ALL SELECT 'gad7') i
-)
-SELECT e.patient_id, e.subkind AS instrument, e.score, e.local_date,
-    CASE WHEN e.rowid = ends.first_id THEN 1 ELSE 2 END AS first_rank,
-    CASE WHEN e.rowid = ends.last_id THEN 1 ELSE 2 END AS last_rank
-FROM ends JOIN entries e ON e.rowid IN (ends.first_id, ends.last_id)
-"""  # noqa: S608 - VISIBLE is a constant
+
+# The whole caseload as one row, a JSON array of CASELOAD's rows: the sqlite3 module hands the GIL back and
+# forth between this thread and the event loop at every row of a result, and under load fifty hand-overs
+# cost more than the row values. JSON writes a float with 15 digits, so the averages travel as text with 17
+# (enough to read back the very same float); scores are whole numbers.
+CASELOAD_PACKED = f"""
+SELECT json_group_array(json_array(id, display_name, open_flags, open_high_flags, last_checkin_at,
+    CASE WHEN mood_week IS NOT NULL THEN printf('%!.17g', mood_week) END,
+    CASE WHEN mood_prev_week IS NOT NULL THEN printf('%!.17g', mood_prev_week) END,
+    unreviewed, next_integration, next_session, phq9_first, phq9_latest, phq9_latest_date, gad7_first, gad7_latest,
+    gad7_latest_date))
+FROM ({CASELOAD})
+"""  # noqa: S608 - a constant
 
 
 async def caseload_rows(
-    db: Database, *, therapist_id: str, clinic_id: int, days_json: str, now: str
-) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        CASELOAD, {"therapist_id": therapist_id, "clinic_id": clinic_id, "days": days_json, "now": now}
-    )
+    db: Database, *, therapist_id: str, clinic_id: int, now: str, days_json: Callable[[list[str]], str]
+) -> list[list[Any]]:
+    """The caseload as lists in CASELOAD's column order, the two averages as text (see CASELOAD_PACKED).
 
+    ``days_json`` turns the patients' time zones into CASELOAD's ``days``. One hop to a reader thread, both
+    statements in one read transaction (a patient joining the team in between would otherwise find no days
+    of their time zone)."""
+    params: dict[str, Any] = {"therapist_id": therapist_id, "clinic_id": clinic_id, "now": now}
 
-async def score_rows(db: Database, therapist_id: str) -> list[sqlite3.Row]:
-    return await db.fetch_all(SCORES, (therapist_id,))
+    def read(conn: sqlite3.Connection) -> list[list[Any]]:
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        cursor.execute("BEGIN")
+        try:
+            zones = [zone for (zone,) in cursor.execute(TEAM_ZONES, params)]
+            (packed,) = cursor.execute(CASELOAD_PACKED, {**params, "days": days_json(zones)}).fetchone()
+            rows: list[list[Any]] = json.loads(packed)
+            return rows
+        finally:
+            cursor.execute("COMMIT")
 
-
-async def team_zones(db: Database, therapist_id: str, clinic_id: int) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        "SELECT u.id, u.timezone FROM care_team c CROSS JOIN users u ON u.id = c.patient_id"
-        " WHERE c.therapist_id = ? AND u.clinic_id = ? AND u.role = 'patient'",
-        (therapist_id, clinic_id),
-    )
+    async with db.reader() as conn:
+        return await conn.run(read)
 
 
 # --- the integration brief --------------------------------------------------------------------------
@@ -104,36 +129,92 @@ ENTRY_COLUMNS = (
 )
 
 
-async def visible_entries(db: Database, patient_id: str, since_date: str) -> list[sqlite3.Row]:
-    """What the patient shared in the window, plus the intentions of sessions in it (read beside their
-    integration reflection, however long before they were written)."""
-    # Two ranges rather than one OR: with the OR, SQLite read every entry the patient ever wrote.
-    return await db.fetch_all(
-        f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.patient_id = :patient_id AND e.local_date >= :since"  # noqa: S608
-        f" AND {VISIBLE}"
-        # The intentions: found by session (entries_session), never by walking the patient's history.
-        f" UNION ALL SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.kap_session_id IN"
-        "  (SELECT kap_session_id FROM entries WHERE patient_id = :patient_id AND local_date >= :since)"
-        f" AND +e.patient_id = :patient_id AND +e.local_date < :since AND e.subkind = 'intention' AND {VISIBLE}"
-        " ORDER BY 8, 13",  # local_date, created_at
-        {"patient_id": patient_id, "since": since_date},
-    )
+# What the patient shared in the window, plus the intentions of sessions in it (read beside their
+# integration reflection, however long before they were written), each with the version of it this therapist
+# last marked reviewed. Two ranges rather than one OR: with the OR, SQLite read every entry the patient ever
+# wrote. The intentions are found by session (entries_session), never by walking the patient's history.
+BRIEF_ENTRIES = f"""
+SELECT {ENTRY_COLUMNS}, r.version AS reviewed_version FROM (
+    SELECT e.rowid AS entry_rowid FROM entries e
+    WHERE e.patient_id = :patient_id AND e.local_date >= :since_date AND {VISIBLE}
+    UNION ALL
+    SELECT e.rowid FROM entries e
+    WHERE e.kap_session_id IN (
+        SELECT kap_session_id FROM entries WHERE patient_id = :patient_id AND local_date >= :since_date)
+        AND +e.patient_id = :patient_id AND +e.local_date < :since_date AND e.subkind = 'intention' AND {VISIBLE}
+) w CROSS JOIN entries e ON e.rowid = w.entry_rowid
+LEFT JOIN entry_reviews r ON r.therapist_id = :therapist_id AND r.entry_id = e.id
+ORDER BY e.local_date, e.created_at
+"""  # noqa: S608 - VISIBLE is a constant
+
+# The questionnaires of the window with the patient's first score of the same instrument (the baseline,
+# one seek in entries_visible_score_values), and the severity the scoring stored: not every questionnaire
+# of the year, and no JSON body parsed in Python.
+BRIEF_SCORES = f"""
+SELECT e.id, e.subkind AS instrument, e.score, e.local_date, e.body ->> '$.severity' AS severity,
+    (SELECT b.score FROM entries b WHERE b.patient_id = e.patient_id AND b.kind = 'questionnaire'
+        AND b.subkind = e.subkind AND {team_visible("b")} ORDER BY b.local_date, b.created_at LIMIT 1) AS baseline
+FROM entries e
+WHERE e.patient_id = :patient_id AND e.kind = 'questionnaire' AND e.local_date >= :since_date AND {VISIBLE}
+ORDER BY e.local_date, e.created_at
+"""  # noqa: S608 - VISIBLE is a constant
+
+# Average mood and anxiety per local day of the window, from what the patient shared.
+BRIEF_MOOD = f"""
+SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins
+FROM entries e WHERE e.patient_id = :patient_id AND e.kind = 'checkin'
+    AND e.local_date BETWEEN :since_date AND :today AND {VISIBLE}
+GROUP BY local_date ORDER BY local_date
+"""  # noqa: S608 - VISIBLE is a constant
+
+# Appointments and sessions still to come (sessions numbered over the whole course first).
+BRIEF_UPCOMING = (
+    f"SELECT * FROM ({course_queries.PATIENT_EVENTS})"  # noqa: S608 - a constant
+    " WHERE cancelled_at IS NULL AND starts_at >= :until ORDER BY starts_at"
+)
 
 
-async def all_scores(db: Database, patient_id: str) -> list[sqlite3.Row]:
-    return await db.fetch_all(
-        f"SELECT e.id, e.subkind AS instrument, e.score, e.local_date, e.body FROM entries e"  # noqa: S608
-        f" WHERE e.patient_id = ? AND e.kind = 'questionnaire' AND {VISIBLE} ORDER BY e.local_date, e.created_at",
-        (patient_id,),
-    )
+class BriefRows(NamedTuple):
+    entries: list[sqlite3.Row]
+    sessions: list[sqlite3.Row]
+    mood: list[sqlite3.Row]
+    flags: list[sqlite3.Row]
+    scores: list[sqlite3.Row]
+    upcoming: list[sqlite3.Row]
 
 
-async def reviewed_versions(db: Database, therapist_id: str, patient_id: str) -> dict[str, int]:
-    rows = await db.fetch_all(
-        "SELECT entry_id, version FROM entry_reviews WHERE therapist_id = ? AND patient_id = ?",
-        (therapist_id, patient_id),
-    )
-    return {r["entry_id"]: int(r["version"]) for r in rows}
+async def brief_rows(
+    db: Database, *, therapist_id: str, patient_id: str, since: str, until: str, since_date: str, today: str
+) -> BriefRows:
+    """Everything the brief shows of a patient, in one hop to a reader thread (each hop is a thread switch
+    and a wait for the GIL; this was eight) and one read transaction, so the parts agree with each other."""
+    params = {
+        "therapist_id": therapist_id,
+        "patient_id": patient_id,
+        "since": since,
+        "until": until,
+        "since_date": since_date,
+        "today": today,
+    }
+
+    def read(conn: sqlite3.Connection) -> BriefRows:
+        conn.execute("BEGIN")
+        try:
+            return BriefRows(
+                entries=conn.execute(BRIEF_ENTRIES, params).fetchall(),
+                sessions=conn.execute(
+                    f"{course_queries.SESSION_SELECT} ORDER BY scheduled_for", (patient_id,)
+                ).fetchall(),
+                mood=conn.execute(BRIEF_MOOD, params).fetchall(),
+                flags=conn.execute(measure_queries.BRIEF_FLAGS, params).fetchall(),
+                scores=conn.execute(BRIEF_SCORES, params).fetchall(),
+                upcoming=conn.execute(BRIEF_UPCOMING, params).fetchall(),
+            )
+        finally:
+            conn.execute("COMMIT")
+
+    async with db.reader() as conn:
+        return await conn.run(read)
 
 
 MARK_REVIEWED = f"""

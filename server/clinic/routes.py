@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from server.accounts import queries as account_queries
 from server.accounts import service as accounts
-from server.clinic import brief_view, queries
+from server.clinic import brief_view, caseload_view, queries
 from server.clinic import service as workspace
 from server.clinic.schemas import (
     Brief,
@@ -72,8 +72,9 @@ class PatientsApi(Controller):
     ) -> Caseload:
         rows = await workspace.caseload(db, clock, user)
         await record_read(db, at=iso(clock.now()), actor=actor, action="caseload.viewed")
-        zone = await _clinic_zone(db, user)
-        return Caseload(items=workspace.filter_caseload(rows, filter, clock.now(), zone))
+        if filter:
+            rows = workspace.filter_caseload(rows, filter, clock.now(), await _clinic_zone(db, user))
+        return Caseload(items=rows)
 
     @get("/{patient_id:str}/brief", description="The integration brief; since: YYYY-MM-DD (default: last appointment)")
     async def brief(
@@ -195,7 +196,7 @@ async def _patient_read(
 
 
 async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
-    row = await db.fetch_one("SELECT timezone FROM clinics WHERE id = ?", (user.clinic_id,))
+    row = await db.lookup(queries.CLINIC_ZONE, (user.clinic_id,))
     return ZoneInfo(row["timezone"] if row else "UTC")
 
 
@@ -331,21 +332,19 @@ class ClinicPages(Controller):
         now = clock.now()
         rows = await workspace.caseload(db, clock, user)
         await record_read(db, at=iso(now), actor=actor, action="caseload.viewed")
-        zone = await _clinic_zone(db, user)
+        shown = workspace.filter_caseload(rows, filter, now, await _clinic_zone(db, user)) if filter else rows
         return page(
             request,
             "clinic/home.html",
             status=status,
-            patients=workspace.filter_caseload(rows, filter, now, zone),
+            patients=shown,
+            patient_rows=caseload_view.table_rows(shown, iso(now)),
             all_count=len(rows),
             filter=filter,
             open_flags=sum(r.open_flags for r in rows),
             invitations=await account_queries.open_invitations_by(db, user.id, iso(now)),
             error=error,
             invitation_url=invitation_url,
-            now=iso(now),
-            zone=zone,
-            unreviewed_cap=queries.UNREVIEWED_CAP,
         )
 
     @get("/")

@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,12 +36,10 @@ from server.course import queries as course_queries
 from server.course import service as course
 from server.db import Database
 from server.errors import FieldError
-from server.journal import queries as journal_queries
 from server.journal.schemas import AftercareOut, CheckinOut, ReflectionOut
 from server.journal.service import entry_out
-from server.measures import queries as measure_queries
 from server.measures.flags import flag_out
-from server.measures.instruments import INSTRUMENTS, change_status
+from server.measures.instruments import INSTRUMENTS, Instrument, change_status
 from server.security import audit
 from server.security.audit import Actor
 from server.security.reach import PatientRef, patient_in_reach
@@ -52,33 +51,34 @@ DEFAULT_BRIEF_DAYS = 30
 # --- caseload ---------------------------------------------------------------------------------------
 
 
-def _week_bounds(today: date) -> list[str]:
-    def day(offset: int) -> str:
-        return (today - timedelta(days=offset)).isoformat()
+def _days_json(now: datetime) -> Callable[[list[str]], str]:
+    """CASELOAD's ``days``: each time zone's local today and the bounds of this week and the week before."""
 
-    return [day(0), day(6), day(13), day(7)]
+    def days(zones: list[str]) -> str:
+        rows = []
+        for zone in zones:
+            today = now.astimezone(ZoneInfo(zone)).date()
+            rows.append([zone, *(str(today - timedelta(days=offset)) for offset in (0, 6, 13, 7))])
+        return json.dumps(rows)
+
+    return days
 
 
-def _score_summaries(rows: list[Any]) -> dict[tuple[str, str], ScoreSummary]:
-    firsts = {(r["patient_id"], r["instrument"]): r for r in rows if r["first_rank"] == 1}
-    summaries = {}
-    for row in rows:
-        if row["last_rank"] != 1:
-            continue
-        key = (row["patient_id"], row["instrument"])
-        baseline = float(firsts[key]["score"])
-        latest = float(row["score"])
-        instrument = INSTRUMENTS[row["instrument"]]
-        summaries[key] = ScoreSummary(
-            instrument=row["instrument"],
-            latest=latest,
-            latest_date=row["local_date"],
-            severity=next((b.label for b in instrument.bands if b.low <= latest <= b.high), None),
-            baseline=baseline,
-            change=round(latest - baseline, 1),
-            status=change_status(instrument, baseline, latest),
-        )
-    return summaries
+def _score_summary(
+    instrument: Instrument, baseline: float | None, latest: float | None, latest_date: str
+) -> ScoreSummary | None:
+    if latest is None or baseline is None:
+        return None
+    latest, baseline = float(latest), float(baseline)
+    return ScoreSummary(
+        instrument=instrument.id,
+        latest=latest,
+        latest_date=latest_date,
+        severity=next((b.label for b in instrument.bands if b.low <= latest <= b.high), None),
+        baseline=baseline,
+        change=round(latest - baseline, 1),
+        status=change_status(instrument, baseline, latest),
+    )
 
 
 def _sort_key(row: CaseloadRow) -> tuple[Any, ...]:
@@ -89,29 +89,45 @@ def _sort_key(row: CaseloadRow) -> tuple[Any, ...]:
 
 async def caseload(db: Database, clock: Clock, therapist: CurrentUser) -> list[CaseloadRow]:
     now = clock.now()
-    zones = await queries.team_zones(db, therapist.id, therapist.clinic_id)
-    days = [[z["id"], *_week_bounds(now.astimezone(ZoneInfo(z["timezone"])).date())] for z in zones]
     rows = await queries.caseload_rows(
-        db, therapist_id=therapist.id, clinic_id=therapist.clinic_id, days_json=json.dumps(days), now=iso(now)
+        db, therapist_id=therapist.id, clinic_id=therapist.clinic_id, now=iso(now), days_json=_days_json(now)
     )
-    scores = _score_summaries(await queries.score_rows(db, therapist.id))
+    phq9, gad7 = INSTRUMENTS["phq9"], INSTRUMENTS["gad7"]
     result = []
-    for r in rows:
-        week, before = r["mood_week"], r["mood_prev_week"]
+    for (
+        patient_id,
+        name,
+        open_flags,
+        open_high_flags,
+        last_checkin_at,
+        week_text,
+        before_text,
+        unreviewed,
+        next_integration,
+        next_session,
+        phq9_first,
+        phq9_latest,
+        phq9_date,
+        gad7_first,
+        gad7_latest,
+        gad7_date,
+    ) in rows:
+        week = float(week_text) if week_text is not None else None
+        before = float(before_text) if before_text is not None else None
         result.append(
             CaseloadRow(
-                id=r["id"],
-                display_name=r["display_name"],
-                open_flags=r["open_flags"],
-                open_high_flags=r["open_high_flags"],
-                last_checkin_at=r["last_checkin_at"],
+                id=patient_id,
+                display_name=name,
+                open_flags=open_flags,
+                open_high_flags=open_high_flags,
+                last_checkin_at=last_checkin_at,
                 mood_7d=round(week, 1) if week is not None else None,
                 mood_7d_change=round(week - before, 1) if week is not None and before is not None else None,
-                phq9=scores.get((r["id"], "phq9")),
-                gad7=scores.get((r["id"], "gad7")),
-                unreviewed=r["unreviewed"],
-                next_integration=r["next_integration"],
-                next_session=r["next_session"],
+                phq9=_score_summary(phq9, phq9_first, phq9_latest, phq9_date),
+                gad7=_score_summary(gad7, gad7_first, gad7_latest, gad7_date),
+                unreviewed=unreviewed,
+                next_integration=next_integration,
+                next_session=next_session,
             )
         )
     return sorted(result, key=_sort_key)
@@ -158,12 +174,17 @@ async def brief(db: Database, clock: Clock, *, therapist: CurrentUser, patient: 
     start, until = await brief_window(db, clock, patient.id, since, zone)
     since_date = parse_iso(start).astimezone(zone).date().isoformat()
     today = parse_iso(until).astimezone(zone).date().isoformat()
-    rows = await queries.visible_entries(db, patient.id, since_date)
-    entries = [entry_out(r) for r in rows]
-    reviewed = await queries.reviewed_versions(db, therapist.id, patient.id)
-    sessions = (await course.session_list(db, clock, patient.id)).items
-    in_window = [s for s in sessions if not s.cancelled and start <= s.scheduled_for <= until]
-    daily = await journal_queries.daily_mood(db, patient.id, since_date, today, team_view=True)
+    rows = await queries.brief_rows(
+        db,
+        therapist_id=therapist.id,
+        patient_id=patient.id,
+        since=start,
+        until=until,
+        since_date=since_date,
+        today=today,
+    )
+    entries = [entry_out(r) for r in rows.entries]
+    sessions = [course.session_out(r) for r in rows.sessions]
     return Brief(
         patient=PatientSummary(
             id=patient.id,
@@ -175,10 +196,10 @@ async def brief(db: Database, clock: Clock, *, therapist: CurrentUser, patient: 
         since=start,
         until=until,
         as_of=until,
-        flags=[flag_out(r) for r in await measure_queries.flags_for_brief(db, patient.id, start)],
-        mood=[DailyMood(r["local_date"], r["mood"], r["anxiety"], r["checkins"]) for r in daily],
-        sessions=in_window,
-        scores=_score_points(await queries.all_scores(db, patient.id), since_date),
+        flags=[flag_out(r) for r in rows.flags],
+        mood=[DailyMood(r["local_date"], r["mood"], r["anxiety"], r["checkins"]) for r in rows.mood],
+        sessions=[s for s in sessions if not s.cancelled and start <= s.scheduled_for <= until],
+        scores=[_score_point(r) for r in rows.scores],
         discuss=[e for e in entries if e.sharing == "discuss" and e.local_date >= since_date],
         session_groups=_session_groups(entries, sessions, since_date),
         other_reflections=[
@@ -186,36 +207,25 @@ async def brief(db: Database, clock: Clock, *, therapist: CurrentUser, patient: 
         ],
         aftercare=[e for e in entries if isinstance(e, AftercareOut)],
         checkins=[e for e in entries if isinstance(e, CheckinOut)],
-        new_entry_ids=[e.id for e in entries if reviewed.get(e.id, 0) < e.version],
-        upcoming=[
-            a
-            for a in (await course.patient_appointments(db, patient.id)).items
-            if not a.cancelled and a.starts_at >= until
+        new_entry_ids=[
+            e.id for e, r in zip(entries, rows.entries, strict=True) if (r["reviewed_version"] or 0) < e.version
         ],
+        upcoming=[course.event_out(r) for r in rows.upcoming],
     )
 
 
-def _score_points(rows: list[Any], since_date: str) -> list[ScorePoint]:
-    baseline: dict[str, float] = {}
-    points = []
-    for r in rows:
-        instrument = INSTRUMENTS[r["instrument"]]
-        first = baseline.setdefault(r["instrument"], float(r["score"]))
-        if r["local_date"] < since_date:
-            continue
-        score = float(r["score"])
-        points.append(
-            ScorePoint(
-                id=r["id"],
-                instrument=r["instrument"],
-                local_date=r["local_date"],
-                score=score,
-                severity=json.loads(r["body"]).get("severity"),
-                change_from_baseline=round(score - first, 1) if instrument.bands else None,
-                status=change_status(instrument, first, score),
-            )
-        )
-    return points
+def _score_point(r: Any) -> ScorePoint:
+    instrument = INSTRUMENTS[r["instrument"]]
+    score, baseline = float(r["score"]), float(r["baseline"])
+    return ScorePoint(
+        id=r["id"],
+        instrument=r["instrument"],
+        local_date=r["local_date"],
+        score=score,
+        severity=r["severity"],
+        change_from_baseline=round(score - baseline, 1) if instrument.bands else None,
+        status=change_status(instrument, baseline, score),
+    )
 
 
 def _session_groups(entries: list[Any], sessions: list[Any], since_date: str) -> list[SessionGroup]:

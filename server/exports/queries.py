@@ -41,6 +41,8 @@ PATIENT_TABLES = {
 # Tables with a patient_id column whose rows are not the patient's to take, and why.
 WITHHELD: dict[str, str] = {
     "clinician_notes": "the care team's own notes about appointments, never shown to the patient (PRODUCT.md §6)",
+    "patient_summaries": "a copy the caseload reads, derived from the entries above (migration 0011): nothing of"
+    " the patient's own that the export does not already hold",
 }
 
 

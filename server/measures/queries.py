@@ -83,13 +83,11 @@ async def open_flags_of_team(db: Database, therapist_id: str) -> list[sqlite3.Ro
     )
 
 
-async def flags_for_brief(db: Database, patient_id: str, since: str) -> list[sqlite3.Row]:
-    """Every open flag, and those acknowledged since ``since`` (the brief's history)."""
-    return await db.fetch_all(
-        f"{FLAG_VIEW} WHERE f.patient_id = ? AND (f.acknowledged_at IS NULL OR f.acknowledged_at >= ?)"
-        " ORDER BY f.acknowledged_at IS NOT NULL, f.created_at",
-        (patient_id, since),
-    )
+# The brief's flags: every open one, and those acknowledged since ``:since`` (the brief's history).
+BRIEF_FLAGS = (
+    f"{FLAG_VIEW} WHERE f.patient_id = :patient_id AND (f.acknowledged_at IS NULL OR f.acknowledged_at >= :since)"
+    " ORDER BY f.acknowledged_at IS NOT NULL, f.created_at"
+)
 
 
 async def flag_view(db: Database, flag_id: str) -> sqlite3.Row | None:

@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from server.db import Database, fetch_one
+from server.db import Database, fetch_one, fetch_row
 
 GENESIS = "0" * 64
 
@@ -37,6 +37,42 @@ def _row_hash(prev_hash: str, fields: tuple[Any, ...]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+LAST_HASH = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
+APPEND = (
+    "INSERT INTO audit_log (at, actor_id, actor_role, action, patient_id, object_type, object_id,"
+    " client_address, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _chained_row(last: sqlite3.Row | None, fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    prev_hash = last["hash"] if last else GENESIS
+    return (*fields, prev_hash, _row_hash(prev_hash, fields))
+
+
+def _fields(
+    *,
+    at: str,
+    actor: Actor,
+    action: str,
+    patient_id: str | None,
+    object_type: str | None,
+    object_id: str | None,
+    detail: dict[str, Any] | None,
+) -> tuple[Any, ...]:
+    detail_text = json.dumps(detail or {}, separators=(",", ":"), sort_keys=True)
+    return (
+        at,
+        actor.user_id,
+        actor.role,
+        action,
+        patient_id,
+        object_type,
+        object_id,
+        actor.client_address,
+        detail_text,
+    )
+
+
 async def record(
     conn: aiosqlite.Connection,
     *,
@@ -49,25 +85,16 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one row. Call inside the write transaction that does the thing being recorded."""
-    last = await fetch_one(conn, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-    prev_hash = last["hash"] if last else GENESIS
-    detail_text = json.dumps(detail or {}, separators=(",", ":"), sort_keys=True)
-    fields = (
-        at,
-        actor.user_id,
-        actor.role,
-        action,
-        patient_id,
-        object_type,
-        object_id,
-        actor.client_address,
-        detail_text,
+    fields = _fields(
+        at=at,
+        actor=actor,
+        action=action,
+        patient_id=patient_id,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
     )
-    await conn.execute(
-        "INSERT INTO audit_log (at, actor_id, actor_role, action, patient_id, object_type, object_id,"
-        " client_address, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*fields, prev_hash, _row_hash(prev_hash, fields)),
-    )
+    await conn.execute(APPEND, _chained_row(await fetch_one(conn, LAST_HASH), fields))
 
 
 async def record_read(
@@ -80,17 +107,25 @@ async def record_read(
     object_type: str | None = None,
     object_id: str | None = None,
 ) -> None:
-    """Audit a read of people's data in a transaction of its own (who looked at what, never the content)."""
-    async with db.transaction() as conn:
-        await record(
-            conn,
-            at=at,
-            actor=actor,
-            action=action,
-            patient_id=patient_id,
-            object_type=object_type,
-            object_id=object_id,
-        )
+    """Audit a read of people's data in a transaction of its own (who looked at what, never the content).
+
+    One call on the writer's thread, group-committed with whatever else is queued: a read must not hold
+    the write lock across hops to the writer and back, where every clinician page queued behind it.
+    """
+    fields = _fields(
+        at=at,
+        actor=actor,
+        action=action,
+        patient_id=patient_id,
+        object_type=object_type,
+        object_id=object_id,
+        detail=None,
+    )
+
+    def append(conn: sqlite3.Connection) -> None:
+        conn.execute(APPEND, _chained_row(fetch_row(conn, LAST_HASH), fields)).close()
+
+    await db.write(append)
 
 
 def verify_chain(conn: sqlite3.Connection) -> tuple[int, int | None]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -61,6 +63,9 @@ WeekDays = Annotated[int, Parameter(ge=1, le=31)]
 SEARCH_MAX = 200
 
 
+T = TypeVar("T")
+
+
 class PatientsApi(Controller):
     path = "/api/v1/patients"
     guards = [therapists_only]
@@ -70,8 +75,7 @@ class PatientsApi(Controller):
     async def list_patients(
         self, user: CurrentUser, actor: Actor, db: Database, clock: Clock, filter: CaseloadFilter | None = None
     ) -> Caseload:
-        rows = await workspace.caseload(db, clock, user)
-        await record_read(db, at=iso(clock.now()), actor=actor, action="caseload.viewed")
+        rows = await _audited(db, clock, actor, "caseload.viewed", workspace.caseload(db, clock, user))
         if filter:
             rows = workspace.filter_caseload(rows, filter, clock.now(), await _clinic_zone(db, user))
         return Caseload(items=rows)
@@ -80,8 +84,15 @@ class PatientsApi(Controller):
     async def brief(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock, since: str | None = None
     ) -> Brief:
-        patient = await _patient_read(db, clock, user, actor, patient_id, "brief.viewed")
-        result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
+        patient = await patient_in_reach(db, user, patient_id)
+        result = await _audited(
+            db,
+            clock,
+            actor,
+            "brief.viewed",
+            workspace.brief(db, clock, therapist=user, patient=patient, since=since),
+            patient_id=patient.id,
+        )
         return result
 
     @post("/{patient_id:str}/reviewed", status_code=HTTP_200_OK)
@@ -193,6 +204,18 @@ async def _patient_read(
     patient = await patient_in_reach(db, user, patient_id)
     await record_read(db, at=iso(clock.now()), actor=actor, action=action, patient_id=patient.id)
     return patient
+
+
+async def _audited(
+    db: Database, clock: Clock, actor: Actor, action: str, read: Awaitable[T], *, patient_id: str | None = None
+) -> T:
+    """``read`` with its audit row written at the same time: the row's commit waits on the disk while the
+    read runs on a reader thread. Nothing is answered unless both succeed (a failed audit write fails the
+    page); a read that fails after its row was written leaves a row for an attempt, which is still true."""
+    _, result = await asyncio.gather(
+        record_read(db, at=iso(clock.now()), actor=actor, action=action, patient_id=patient_id), read
+    )
+    return result
 
 
 async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
@@ -330,8 +353,15 @@ class ClinicPages(Controller):
         filter: str | None = None,
     ) -> Template:
         now = clock.now()
-        rows = await workspace.caseload(db, clock, user)
-        await record_read(db, at=iso(now), actor=actor, action="caseload.viewed")
+        rows, invitations = await _audited(
+            db,
+            clock,
+            actor,
+            "caseload.viewed",
+            asyncio.gather(
+                workspace.caseload(db, clock, user), account_queries.open_invitations_by(db, user.id, iso(now))
+            ),
+        )
         shown = workspace.filter_caseload(rows, filter, now, await _clinic_zone(db, user)) if filter else rows
         return page(
             request,
@@ -342,7 +372,7 @@ class ClinicPages(Controller):
             all_count=len(rows),
             filter=filter,
             open_flags=sum(r.open_flags for r in rows),
-            invitations=await account_queries.open_invitations_by(db, user.id, iso(now)),
+            invitations=invitations,
             error=error,
             invitation_url=invitation_url,
         )
@@ -397,8 +427,15 @@ class ClinicPages(Controller):
         clock: Clock,
         since: str | None = None,
     ) -> Template:
-        patient = await _patient_read(db, clock, user, actor, patient_id, "brief.viewed")
-        result = await workspace.brief(db, clock, therapist=user, patient=patient, since=since)
+        patient = await patient_in_reach(db, user, patient_id)
+        result = await _audited(
+            db,
+            clock,
+            actor,
+            "brief.viewed",
+            workspace.brief(db, clock, therapist=user, patient=patient, since=since),
+            patient_id=patient.id,
+        )
         return page(request, "clinic/brief.html", **brief_view.context(result), saved=request.query_params.get("saved"))
 
     @post("/patients/{patient_id:str}/reviewed")

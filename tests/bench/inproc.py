@@ -24,7 +24,7 @@ from typing import Any
 
 from server.app import create_app
 from server.settings import load_settings
-from tests.bench import run
+from tests.bench import bare_app, run
 
 
 def scope(method: str, path: str, cookie: str, csrf: str, body: bytes) -> dict[str, Any]:
@@ -115,7 +115,8 @@ async def main_async(args: argparse.Namespace) -> None:
             sessions = run.make_sessions(db, [fx.therapist_id] * args.clients, "therapist")
             path = "/clinic/" if args.what == "caseload" else f"/clinic/patients/{fx.brief_patient_id}"
         settings = load_settings(run.server_env(run_dir, db, 8000))
-        app = create_app(settings)
+        # --bare: the baseline route (tests/bench/bare_app.py) driven the same way, for the ratio in-process.
+        app = bare_app.app if args.bare else create_app(settings)
         async with app.lifespan():  # type: ignore[attr-defined]
             await asyncio.sleep(0.5)
             await drive(app, args.what, args.clients * 4, args.clients, sessions, path)  # warm up
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--callers", help="also print who calls the functions matching this pattern")
+    parser.add_argument("--bare", action="store_true", help="drive the bare baseline route instead (checkin)")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="only the rate and CPU per request")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -84,16 +84,7 @@ class PatientsApi(Controller):
     async def brief(
         self, patient_id: str, user: CurrentUser, actor: Actor, db: Database, clock: Clock, since: str | None = None
     ) -> Brief:
-        patient = await patient_in_reach(db, user, patient_id)
-        result = await _audited(
-            db,
-            clock,
-            actor,
-            "brief.viewed",
-            workspace.brief(db, clock, therapist=user, patient=patient, since=since),
-            patient_id=patient.id,
-        )
-        return result
+        return await _brief(db, clock, user, actor, patient_id, since)
 
     @post("/{patient_id:str}/reviewed", status_code=HTTP_200_OK)
     async def reviewed(
@@ -216,6 +207,14 @@ async def _audited(
         record_read(db, at=iso(clock.now()), actor=actor, action=action, patient_id=patient_id), read
     )
     return result
+
+
+async def _brief(
+    db: Database, clock: Clock, user: CurrentUser, actor: Actor, patient_id: str, since: str | None
+) -> Brief:
+    patient = await patient_in_reach(db, user, patient_id)
+    read = workspace.brief(db, clock, therapist=user, patient=patient, since=since)
+    return await _audited(db, clock, actor, "brief.viewed", read, patient_id=patient.id)
 
 
 async def _clinic_zone(db: Database, user: CurrentUser) -> ZoneInfo:
@@ -427,15 +426,7 @@ class ClinicPages(Controller):
         clock: Clock,
         since: str | None = None,
     ) -> Template:
-        patient = await patient_in_reach(db, user, patient_id)
-        result = await _audited(
-            db,
-            clock,
-            actor,
-            "brief.viewed",
-            workspace.brief(db, clock, therapist=user, patient=patient, since=since),
-            patient_id=patient.id,
-        )
+        result = await _brief(db, clock, user, actor, patient_id, since)
         return page(request, "clinic/brief.html", **brief_view.context(result), saved=request.query_params.get("saved"))
 
     @post("/patients/{patient_id:str}/reviewed")

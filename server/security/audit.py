@@ -50,7 +50,6 @@ def _chained_row(last: sqlite3.Row | None, fields: tuple[Any, ...]) -> tuple[Any
 
 
 def _fields(
-    *,
     at: str,
     actor: Actor,
     action: str,
@@ -85,15 +84,7 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one row. Call inside the write transaction that does the thing being recorded."""
-    fields = _fields(
-        at=at,
-        actor=actor,
-        action=action,
-        patient_id=patient_id,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
-    )
+    fields = _fields(at, actor, action, patient_id, object_type, object_id, detail)
     await conn.execute(APPEND, _chained_row(await fetch_one(conn, LAST_HASH), fields))
 
 
@@ -112,15 +103,7 @@ async def record_read(
     One call on the writer's thread, group-committed with whatever else is queued: a read must not hold
     the write lock across hops to the writer and back, where every clinician page queued behind it.
     """
-    fields = _fields(
-        at=at,
-        actor=actor,
-        action=action,
-        patient_id=patient_id,
-        object_type=object_type,
-        object_id=object_id,
-        detail=None,
-    )
+    fields = _fields(at, actor, action, patient_id, object_type, object_id, None)
 
     def append(conn: sqlite3.Connection) -> None:
         conn.execute(APPEND, _chained_row(fetch_row(conn, LAST_HASH), fields)).close()

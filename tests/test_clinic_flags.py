@@ -278,3 +278,42 @@ def test_a_drop_of_three_points_in_the_weekly_mood_raises_one_flag_and_two_and_a
     assert [(f["kind"], f["entry_kind"], f["reason"]) for f in queue(client)] == [
         ("mood_drop", None, "7-day mood average dropped by 3 or more points")
     ]
+
+
+def test_the_caseloads_kept_flag_counts_follow_raising_and_acknowledging(
+    client: Client, people: People, settings: Settings, clock: FrozenClock
+) -> None:
+    """Migration 0012 keeps each patient's open flag counts in patient_summaries for the caseload; after
+    every change they equal a count of the flags themselves, and the caseload shows them."""
+    desk = Desk(client)
+
+    def kept_and_counted() -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+        kept = query(settings, "SELECT patient_id, open_flags, open_high_flags FROM patient_summaries")
+        counted = query(
+            settings,
+            "SELECT patient_id, sum(acknowledged_at IS NULL), sum(acknowledged_at IS NULL AND severity = 'high')"
+            " FROM flags GROUP BY patient_id",
+        )
+        return {r[0]: (r[1], r[2]) for r in kept if r[1] or r[2]}, {r[0]: (r[1], r[2]) for r in counted if r[1]}
+
+    def caseload_counts() -> dict[str, tuple[int, int]]:
+        desk(people.therapist_a)
+        rows = client.get("/api/v1/patients").json()["items"]
+        return {r["id"]: (r["open_flags"], r["open_high_flags"]) for r in rows}
+
+    raise_two_flags(client, desk, people, clock)
+    kept, counted = kept_and_counted()
+    assert kept == counted
+    a, b = people.patient_a.id, people.patient_b.id
+    assert kept[a] == (2, 2)
+    # Patient B has written nothing: "I'm not safe" alone gave them a summary row.
+    assert kept[b] == (1, 1)
+    assert caseload_counts()[a] == (2, 2)
+
+    for flag in queue(client):
+        if flag["patient_id"] == a:
+            assert client.post(f"/api/v1/flags/{flag['id']}/acknowledge", json={"note": "seen"}).status_code == 200
+            kept, counted = kept_and_counted()
+            assert kept == counted
+    assert a not in kept_and_counted()[0]
+    assert caseload_counts()[a] == (0, 0)

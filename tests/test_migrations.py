@@ -109,7 +109,7 @@ def test_a_database_with_an_unknown_newer_migration_is_refused(tmp_path: Path) -
 
 
 def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(tmp_path: Path) -> None:
-    """0011 fills patient_summaries from a database with history; from then on its triggers keep it."""
+    """0011 and 0012 fill patient_summaries from a database with history; from then on their triggers keep it."""
     before = tmp_path / "before_0011"
     before.mkdir()
     for file in sorted(MIGRATIONS_DIR.glob("*.sql")):
@@ -153,6 +153,18 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
                         f"{day}T09:00:00.000000Z",
                     ),
                 )
+        # Flags (0012 counts the open ones): p1 one acknowledged; p3, who has written nothing, one open.
+        conn.execute(
+            "INSERT INTO users (id, clinic_id, role, email, display_name, password_hash, created_at, updated_at)"
+            " VALUES ('p3', 1, 'patient', 'p3@clinic.test', 'p3', 'x', ?, ?)",
+            (at, at),
+        )
+        for flag_id, patient, acknowledged in (("f1", "p1", at), ("f3", "p3", None)):
+            conn.execute(
+                "INSERT INTO flags (id, patient_id, kind, severity, reason, created_at, acknowledged_at)"
+                " VALUES (?, ?, 'not_safe', 'high', 'r', ?, ?)",
+                (flag_id, patient, at, acknowledged),
+            )
     finally:
         conn.close()
 
@@ -162,13 +174,15 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
     try:
         rows = conn.execute(
             "SELECT patient_id, visible_entries, last_checkin_at, phq9_first, phq9_latest, phq9_latest_date,"
-            " gad7_first, gad7_latest, gad7_latest_date FROM patient_summaries ORDER BY patient_id"
+            " gad7_first, gad7_latest, gad7_latest_date, open_flags, open_high_flags FROM patient_summaries"
+            " ORDER BY patient_id"
         ).fetchall()
     finally:
         conn.close()
     assert [tuple(r) for r in rows] == [
-        ("p1", 4, "2026-11-02T09:00:00.000000Z", 12.0, 6.0, "2026-11-09", None, None, None),
-        ("p2", 4, "2026-11-02T09:00:00.000000Z", 13.0, 7.0, "2026-11-09", None, None, None),
+        ("p1", 4, "2026-11-02T09:00:00.000000Z", 12.0, 6.0, "2026-11-09", None, None, None, 0, 0),
+        ("p2", 4, "2026-11-02T09:00:00.000000Z", 13.0, 7.0, "2026-11-09", None, None, None, 0, 0),
+        ("p3", 0, None, None, None, None, None, None, None, 1, 1),
     ]
 
 

@@ -38,10 +38,11 @@ WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = '
 
 
 # One row per patient of the therapist's care team, each column a seek or a short range of an index of
-# migrations 0009 to 0011. The last check-in and the first (baseline) and latest PHQ-9/GAD-7 are kept per
-# patient in patient_summaries (migration 0011), from what the patient shared: one short row instead of
-# pages of three indexes per patient, which every reader reads again after each commit (every request writes
-# an audit row, and a commit empties the page cache of every other connection). ``days`` holds each time
+# migrations 0009 to 0012. The open flag counts, the last check-in and the first (baseline) and latest
+# PHQ-9/GAD-7 are kept per patient in patient_summaries (0011, 0012), from what the patient shared (flags
+# whatever raised them): one short row instead of pages of four indexes per patient, which every reader
+# reads again after each commit (every request writes an audit row, and a commit empties the page cache of
+# every other connection). ``days`` holds each time
 # zone's "today" and week boundaries (computed in Python), so averages follow the patient's own calendar.
 #
 # "unreviewed" compares only the entries changed since the therapist last marked the patient's brief
@@ -53,9 +54,7 @@ WITH days(timezone, today, week_start, prev_start, prev_end) AS MATERIALIZED (
     -- Materialized once: as a plain join, json_each parsed the whole list again for every patient.
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:days))
 SELECT u.id, u.display_name,
-    (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL) AS open_flags,
-    (SELECT count(*) FROM flags f WHERE f.patient_id = u.id AND f.acknowledged_at IS NULL
-        AND f.severity = 'high') AS open_high_flags,
+    coalesce(s.open_flags, 0) AS open_flags, coalesce(s.open_high_flags, 0) AS open_high_flags,
     s.last_checkin_at,
     (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
         AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,

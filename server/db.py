@@ -508,6 +508,20 @@ class Database:
         finally:
             self._write_lock.release()
 
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on a reader's thread, in one read transaction: one hop for several queries
+        (each hop is a thread switch and a wait for the GIL), and all of them see the same moment."""
+
+        def in_transaction(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+
+        async with self.reader() as conn:
+            return await conn.run(in_transaction)
+
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         async with self.reader() as conn:
             return await conn.run(_one(sql, params))

@@ -406,8 +406,8 @@ def test_the_brief_queries_seek_indexes_instead_of_scanning(settings: Settings, 
         "patient_id": people.patient_a.id,
         "since": "2026-11-14T16:00:00.000000Z",
         "until": "2026-11-21T12:00:00.000000Z",
-        "since_date": "2026-11-14",
-        "today": "2026-11-21",
+        "first_day": "2026-11-14",
+        "last_day": "2026-11-21",
     }
     statements = {
         "entries": queries.BRIEF_ENTRIES,

@@ -11,7 +11,7 @@ import aiosqlite
 
 from server.course import queries as course_queries
 from server.db import Database
-from server.journal.queries import team_visible
+from server.journal.queries import daily_mood_sql, team_visible
 from server.measures import queries as measure_queries
 
 # The care-team queries start from the therapist's own care_team rows (CROSS JOIN fixes the join order):
@@ -99,25 +99,19 @@ async def caseload_rows(
 ) -> list[list[Any]]:
     """The caseload as lists in CASELOAD's column order, the two averages as text (see CASELOAD_PACKED).
 
-    ``days_json`` turns the patients' time zones into CASELOAD's ``days``. One hop to a reader thread, both
-    statements in one read transaction (a patient joining the team in between would otherwise find no days
-    of their time zone)."""
+    ``days_json`` turns the patients' time zones into CASELOAD's ``days``. Both statements in one read
+    transaction (a patient joining the team in between would otherwise find no days of their time zone)."""
     params: dict[str, Any] = {"therapist_id": therapist_id, "clinic_id": clinic_id, "now": now}
 
     def read(conn: sqlite3.Connection) -> list[list[Any]]:
         cursor = conn.cursor()
         cursor.row_factory = None
-        cursor.execute("BEGIN")
-        try:
-            zones = [zone for (zone,) in cursor.execute(TEAM_ZONES, params)]
-            (packed,) = cursor.execute(CASELOAD_PACKED, {**params, "days": days_json(zones)}).fetchone()
-            rows: list[list[Any]] = json.loads(packed)
-            return rows
-        finally:
-            cursor.execute("COMMIT")
+        zones = [zone for (zone,) in cursor.execute(TEAM_ZONES, params)]
+        (packed,) = cursor.execute(CASELOAD_PACKED, {**params, "days": days_json(zones)}).fetchone()
+        rows: list[list[Any]] = json.loads(packed)
+        return rows
 
-    async with db.reader() as conn:
-        return await conn.run(read)
+    return await db.read(read)
 
 
 # --- the integration brief --------------------------------------------------------------------------
@@ -135,12 +129,12 @@ ENTRY_COLUMNS = (
 BRIEF_ENTRIES = f"""
 SELECT {ENTRY_COLUMNS}, r.version AS reviewed_version FROM (
     SELECT e.rowid AS entry_rowid FROM entries e
-    WHERE e.patient_id = :patient_id AND e.local_date >= :since_date AND {VISIBLE}
+    WHERE e.patient_id = :patient_id AND e.local_date >= :first_day AND {VISIBLE}
     UNION ALL
     SELECT e.rowid FROM entries e
     WHERE e.kap_session_id IN (
-        SELECT kap_session_id FROM entries WHERE patient_id = :patient_id AND local_date >= :since_date)
-        AND +e.patient_id = :patient_id AND +e.local_date < :since_date AND e.subkind = 'intention' AND {VISIBLE}
+        SELECT kap_session_id FROM entries WHERE patient_id = :patient_id AND local_date >= :first_day)
+        AND +e.patient_id = :patient_id AND +e.local_date < :first_day AND e.subkind = 'intention' AND {VISIBLE}
 ) w CROSS JOIN entries e ON e.rowid = w.entry_rowid
 LEFT JOIN entry_reviews r ON r.therapist_id = :therapist_id AND r.entry_id = e.id
 ORDER BY e.local_date, e.created_at
@@ -154,17 +148,12 @@ SELECT e.id, e.subkind AS instrument, e.score, e.local_date, e.body ->> '$.sever
     (SELECT b.score FROM entries b WHERE b.patient_id = e.patient_id AND b.kind = 'questionnaire'
         AND b.subkind = e.subkind AND {team_visible("b")} ORDER BY b.local_date, b.created_at LIMIT 1) AS baseline
 FROM entries e
-WHERE e.patient_id = :patient_id AND e.kind = 'questionnaire' AND e.local_date >= :since_date AND {VISIBLE}
+WHERE e.patient_id = :patient_id AND e.kind = 'questionnaire' AND e.local_date >= :first_day AND {VISIBLE}
 ORDER BY e.local_date, e.created_at
 """  # noqa: S608 - VISIBLE is a constant
 
 # Average mood and anxiety per local day of the window, from what the patient shared.
-BRIEF_MOOD = f"""
-SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins
-FROM entries e WHERE e.patient_id = :patient_id AND e.kind = 'checkin'
-    AND e.local_date BETWEEN :since_date AND :today AND {VISIBLE}
-GROUP BY local_date ORDER BY local_date
-"""  # noqa: S608 - VISIBLE is a constant
+BRIEF_MOOD = daily_mood_sql(team_view=True)
 
 # Appointments and sessions still to come (sessions numbered over the whole course first).
 BRIEF_UPCOMING = (
@@ -185,35 +174,29 @@ class BriefRows(NamedTuple):
 async def brief_rows(
     db: Database, *, therapist_id: str, patient_id: str, since: str, until: str, since_date: str, today: str
 ) -> BriefRows:
-    """Everything the brief shows of a patient, in one hop to a reader thread (each hop is a thread switch
-    and a wait for the GIL; this was eight) and one read transaction, so the parts agree with each other."""
+    """Everything the brief shows of a patient, in one read (``Database.read``; this was eight hops), so the
+    parts agree with each other."""
     params = {
         "therapist_id": therapist_id,
         "patient_id": patient_id,
         "since": since,
         "until": until,
-        "since_date": since_date,
-        "today": today,
+        # The window's first and last local days (names the daily-mood statement shares with the history page).
+        "first_day": since_date,
+        "last_day": today,
     }
 
     def read(conn: sqlite3.Connection) -> BriefRows:
-        conn.execute("BEGIN")
-        try:
-            return BriefRows(
-                entries=conn.execute(BRIEF_ENTRIES, params).fetchall(),
-                sessions=conn.execute(
-                    f"{course_queries.SESSION_SELECT} ORDER BY scheduled_for", (patient_id,)
-                ).fetchall(),
-                mood=conn.execute(BRIEF_MOOD, params).fetchall(),
-                flags=conn.execute(measure_queries.BRIEF_FLAGS, params).fetchall(),
-                scores=conn.execute(BRIEF_SCORES, params).fetchall(),
-                upcoming=conn.execute(BRIEF_UPCOMING, params).fetchall(),
-            )
-        finally:
-            conn.execute("COMMIT")
+        return BriefRows(
+            entries=conn.execute(BRIEF_ENTRIES, params).fetchall(),
+            sessions=conn.execute(f"{course_queries.SESSION_SELECT} ORDER BY scheduled_for", (patient_id,)).fetchall(),
+            mood=conn.execute(BRIEF_MOOD, params).fetchall(),
+            flags=conn.execute(measure_queries.BRIEF_FLAGS, params).fetchall(),
+            scores=conn.execute(BRIEF_SCORES, params).fetchall(),
+            upcoming=conn.execute(BRIEF_UPCOMING, params).fetchall(),
+        )
 
-    async with db.reader() as conn:
-        return await conn.run(read)
+    return await db.read(read)
 
 
 MARK_REVIEWED = f"""

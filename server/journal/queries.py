@@ -240,14 +240,20 @@ async def entries_of_session(db: Database, patient_id: str, session_id: str) -> 
     )
 
 
-async def daily_mood(
-    db: Database, patient_id: str, first_day: str, last_day: str, *, team_view: bool = False
-) -> list[sqlite3.Row]:
-    """Average mood and anxiety per local day (several check-ins a day are allowed)."""
+def daily_mood_sql(*, team_view: bool) -> str:
+    """Average mood and anxiety per local day from :first_day to :last_day (several check-ins a day are
+    allowed): all of the patient's own, or (``team_view``) what their care team may see."""
     visible = f" AND {TEAM_VISIBLE}" if team_view else ""
-    return await db.fetch_all(
+    return (
         "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"  # noqa: S608
-        f" FROM entries WHERE patient_id = ? AND kind = 'checkin' AND local_date BETWEEN ? AND ?{visible}"
-        " GROUP BY local_date ORDER BY local_date",
-        (patient_id, first_day, last_day),
+        " FROM entries WHERE patient_id = :patient_id AND kind = 'checkin'"
+        f" AND local_date BETWEEN :first_day AND :last_day{visible} GROUP BY local_date ORDER BY local_date"
     )
+
+
+OWN_DAILY_MOOD = daily_mood_sql(team_view=False)
+
+
+async def daily_mood(db: Database, patient_id: str, first_day: str, last_day: str) -> list[sqlite3.Row]:
+    """The patient's own daily averages, for their history page."""
+    return await db.fetch_all(OWN_DAILY_MOOD, {"patient_id": patient_id, "first_day": first_day, "last_day": last_day})

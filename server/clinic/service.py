@@ -39,7 +39,7 @@ from server.errors import FieldError
 from server.journal.schemas import AftercareOut, CheckinOut, ReflectionOut
 from server.journal.service import entry_out
 from server.measures.flags import flag_out
-from server.measures.instruments import INSTRUMENTS, Instrument, change_status
+from server.measures.instruments import INSTRUMENTS, Instrument, change_status, severity
 from server.security import audit
 from server.security.audit import Actor
 from server.security.reach import PatientRef, patient_in_reach
@@ -74,7 +74,7 @@ def _score_summary(
         instrument=instrument.id,
         latest=latest,
         latest_date=latest_date,
-        severity=next((b.label for b in instrument.bands if b.low <= latest <= b.high), None),
+        severity=severity(instrument, latest),
         baseline=baseline,
         change=round(latest - baseline, 1),
         status=change_status(instrument, baseline, latest),

@@ -253,7 +253,8 @@ def _mean_to_one_decimal(total: int, count: int) -> float:
     return tenths / 10
 
 
-def _severity(instrument: Instrument, value: float) -> str | None:
+def severity(instrument: Instrument, value: float) -> str | None:
+    """The band a score falls in (None for an instrument without bands)."""
     if not instrument.bands:
         return None
     for band in instrument.bands:
@@ -279,7 +280,7 @@ def score(instrument: Instrument, answers: Sequence[int]) -> Score:
     scored = answers[: len(instrument.items)]
     total = sum(scored)
     value = float(total) if instrument.scoring == "sum" else _mean_to_one_decimal(total, len(scored))
-    return Score(score=value, severity=_severity(instrument, value), safety_alert=_safety_alert(instrument, answers))
+    return Score(score=value, severity=severity(instrument, value), safety_alert=_safety_alert(instrument, answers))
 
 
 def change_status(instrument: Instrument, baseline: float | None, current: float) -> str | None:

@@ -16,7 +16,6 @@ import sys
 from logging.handlers import QueueListener
 
 from litestar import Litestar
-from litestar.types import Message, Scope
 
 from server.app import create_app
 from server.settings import load_settings
@@ -54,9 +53,7 @@ def worker_app(supervisor: int, _target: str = "") -> Litestar:
     # Run as the worker process ends (granian's workers are multiprocessing processes, which end with
     # os._exit: no atexit handlers).
     multiprocessing.util.Finalize(None, _stop_log_listeners, exitpriority=0)
-    app = app_from_env()
-    app.before_send.append(_blank_server_header)
-    return app
+    return app_from_env()
 
 
 def _stop_log_listeners() -> None:
@@ -68,18 +65,6 @@ def _stop_log_listeners() -> None:
         listener = getattr(handler, "listener", None)
         if isinstance(listener, QueueListener) and getattr(listener, "_thread", None) is not None:
             listener.stop()
-
-
-SERVER_HEADER = (b"server", b"")
-
-
-async def _blank_server_header(message: Message, _: Scope) -> None:
-    """An empty ``Server`` header on every response of the app: granian 2.x adds ``server: granian`` to
-    responses that carry none, and has no setting to leave it out (emmett-framework/granian#594)."""
-    if message["type"] == "http.response.start":
-        headers = message.setdefault("headers", [])
-        if not any(name.lower() == b"server" for name, _ in headers):
-            message["headers"] = [*headers, SERVER_HEADER]
 
 
 def _handle_stop_signals_once() -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.bench.live_server import HOST, REPO_ROOT, LiveServer, _listening_inodes
@@ -24,10 +25,10 @@ def _get(server: LiveServer, path: str) -> http.client.HTTPResponse:
     return response
 
 
-def _wait_until(check: object, timeout: float = 30.0) -> bool:
+def _wait_until(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return True
         time.sleep(0.05)
     return False

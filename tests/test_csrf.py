@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from litestar.middleware.csrf import generate_csrf_token
 
@@ -19,6 +21,17 @@ def nothing_happened(settings: Settings) -> bool:
         and count(settings, "login_failures") == 0
         and count(settings, "invitations") == 0
         and audit_actions(settings) == []
+    )
+
+
+def login_with_token(client: Client, people: People, token: str) -> Any:
+    """Patient A's API sign-in sending exactly ``token`` in the CSRF header (the client adds none of its own)."""
+    return client.request(
+        "POST",
+        LOGIN,
+        json={"email": people.patient_a.email, "password": PASSWORD},
+        headers={CSRF_HEADER: token},
+        csrf=False,
     )
 
 
@@ -63,13 +76,7 @@ def test_a_token_without_the_matching_cookie_is_refused(client: Client, people: 
     token = client.cookies[CSRF_COOKIE]
     client.cookies.clear()
 
-    response = client.request(
-        "POST",
-        LOGIN,
-        json={"email": people.patient_a.email, "password": PASSWORD},
-        headers={CSRF_HEADER: token},
-        csrf=False,
-    )
+    response = login_with_token(client, people, token)
 
     assert response.status_code == 403
     assert nothing_happened(settings)
@@ -197,13 +204,7 @@ def test_a_token_in_litestars_format_signed_with_the_app_secret_still_works(
     token = generate_csrf_token(secret=settings.secret_key)
     client.cookies.set(CSRF_COOKIE, token)
 
-    response = client.request(
-        "POST",
-        LOGIN,
-        json={"email": people.patient_a.email, "password": PASSWORD},
-        headers={CSRF_HEADER: token},
-        csrf=False,
-    )
+    response = login_with_token(client, people, token)
 
     assert response.status_code == 200, response.text
 
@@ -238,13 +239,7 @@ def test_a_cookie_the_app_never_signed_is_replaced_on_the_next_page(client: Clie
     fresh = set_cookie_header(response, CSRF_COOKIE).split(";")[0].split("=", 1)[1]
     assert fresh != forged
     assert forged not in response.text
-    refused = client.request(
-        "POST",
-        LOGIN,
-        json={"email": people.patient_a.email, "password": PASSWORD},
-        headers={CSRF_HEADER: forged},
-        csrf=False,
-    )
+    refused = login_with_token(client, people, forged)
     assert refused.status_code == 403
 
 

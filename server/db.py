@@ -19,6 +19,7 @@ along with a transaction's first statement, ``fetch_one``/``fetch_all`` are one 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import logging
@@ -233,7 +234,10 @@ class Database:
         self._savepoint_open = False
         self._release_pending = False
         self._orphans: set[asyncio.Task[None]] = set()
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        # Appended on the event loop, taken on the writer's thread (deque's append and popleft are atomic).
+        self._pending: collections.deque[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = (
+            collections.deque()
+        )
         self._inline: sqlite3.Connection | None = None
         self._drainer: asyncio.Task[None] | None = None
         # Group commit at work: transactions committed, and the COMMITs that carried them.
@@ -400,9 +404,12 @@ class Database:
         For hot paths whose statements need no ``await`` between them. ``fn`` should change data in its
         last statement only (reads first): if it raises having changed nothing, it fails alone and its
         exception is raised here; if it raises after changing rows, its whole batch fails (``_run_writes``).
-        Its result is returned once the ``COMMIT`` that holds its writes has succeeded. Writes queued while
-        the writer is busy run back to back in one hop to the writer's thread, with their ``COMMIT`` in the
-        same hop: the event loop is not on the critical path between them. ``fn`` must not keep the connection or await.
+        Its result is returned once the ``COMMIT`` that holds its writes has succeeded. ``fn`` must not keep
+        the connection or await.
+
+        The writer's thread drains the queue itself (``_drain_on_writer``): while one batch commits, the
+        writes that arrive queue up, and the thread starts on them the moment the COMMIT returns, without a
+        round trip through the event loop in between. The loop only hands writes in and results out.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -416,52 +423,52 @@ class Database:
         assert self._writer is not None, "database is not open"
         await self._acquire()
         try:
-            while self._pending:
-                items = [(fn, f) for fn, f in self._pending[:MAX_BATCH] if not f.done()]
-                del self._pending[:MAX_BATCH]
-                if items:
-                    await asyncio.shield(self._run_items(items))
-            # Whoever releases the lock with nobody queued closes the batch (it may hold transactions that
-            # left it open for us, while every write queued here was cancelled before its turn).
-            if self._batch is not None and self._queued == 0:
+            # A batch left open by transaction()s that were queued behind each other: commit it first, so
+            # every batch the writer's thread starts below is its own.
+            if self._batch is not None:
                 await asyncio.shield(self._end_batch())
+            loop = asyncio.get_running_loop()
+            while self._pending and not self._queued:
+                await asyncio.shield(self._writer.run(lambda conn: self._drain_on_writer(conn, loop)))
         finally:
             self._write_lock.release()
+        if self._pending:  # left for transaction()s queued behind the lock: after them, the rest
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _run_items(self, items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
-        assert self._writer is not None
-        batch = self._batch
-        if batch is None:
-            batch = self._batch = _Batch(asyncio.get_running_loop())
-        begin, release = not batch.began, self._release_pending
-        # Commit in the same hop unless transactions are queued behind the lock (the last of them commits).
-        commit = self._queued == 0 or batch.members + len(items) >= MAX_BATCH
-        fns = [fn for fn, _ in items]
-        try:
-            outcomes = await self._writer.run(
-                lambda c: _run_writes(c, fns, begin=begin, release=release, commit=commit, members=batch.members)
-            )
-        except BaseException as exc:  # BEGIN, a ROLLBACK TO or the COMMIT failed: nobody keeps anything
-            if begin:
-                batch.began = self._writer.in_transaction
-            await self._abort(batch, exc)
-            for _, future in items:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError(str(exc)))
-            return
-        batch.began = True
-        self._release_pending = False
-        for (_, future), (ok, value) in zip(items, outcomes, strict=True):
-            if not ok:
-                if not future.done():
-                    future.set_exception(value)
+    def _drain_on_writer(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer's thread: batch after batch of the queued writes, each committed, until the queue is
+        empty or a ``transaction()`` waits for the writer (it is let in between two batches)."""
+        while self._pending and not self._queued:
+            items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+            while self._pending and len(items) < MAX_BATCH:
+                fn, future = self._pending.popleft()
+                if not future.cancelled():
+                    items.append((fn, future))
+            if not items:
                 continue
-            batch.members += 1
-            batch.done.add_done_callback(_deliver(future, value))
-        if commit:
-            self._batch = None
-            self._count_commit(batch)
-            batch.settle(None)
+            try:
+                outcomes = _run_writes(conn, [fn for fn, _ in items], begin=True, release=False, commit=True, members=0)
+            except BaseException as exc:  # BEGIN or the COMMIT failed, or a write that changed rows failed
+                with contextlib.suppress(Exception):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                error = exc if isinstance(exc, Exception) else sqlite3.OperationalError(str(exc))
+                outcomes = [(False, error)] * len(items)
+            loop.call_soon_threadsafe(self._settle_writes, [future for _, future in items], outcomes)
+
+    def _settle_writes(self, futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:
+        """On the event loop, once a batch's COMMIT has returned: each write's result, or its error."""
+        kept = sum(ok for ok, _ in outcomes)
+        if kept:
+            self.commits += 1
+            self.committed += kept
+        for future, (ok, value) in zip(futures, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     # --- readers --------------------------------------------------------------------------------------
 

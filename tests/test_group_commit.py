@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +109,57 @@ def test_a_failed_write_raises_its_own_error(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert _stored(path) == ["a"]
+
+
+def test_the_writer_thread_takes_writes_queued_during_a_commit_without_the_event_loop(tmp_path: Path) -> None:
+    """The event loop is not on the path between two batches: while it is busy (here: blocked outright), the
+    writer's thread starts on the writes that queued up during the batch before."""
+    path = tmp_path / "g.db"
+    first_running, release_first, later_ran = threading.Event(), threading.Event(), threading.Event()
+
+    def first(conn: sqlite3.Connection) -> str:
+        first_running.set()
+        release_first.wait(10)
+        return _insert("first")(conn)
+
+    def later(conn: sqlite3.Connection) -> str:
+        name = _insert("later")(conn)
+        later_ran.set()
+        return name
+
+    async def scenario() -> tuple[str, str, bool]:
+        db = await _open(path)
+        try:
+            first_task = asyncio.create_task(db.write(first))
+            assert await asyncio.to_thread(first_running.wait, 10)
+            later_task = asyncio.create_task(db.write(later))
+            await asyncio.sleep(0)  # the second write is queued while the first batch runs
+            release_first.set()
+            ran_while_loop_blocked = later_ran.wait(10)  # blocks the event loop's thread
+            return await first_task, await later_task, ran_while_loop_blocked
+        finally:
+            await db.close()
+
+    assert asyncio.run(scenario()) == ("first", "later", True)
+    assert _stored(path) == ["first", "later"]
+
+
+def test_a_transaction_waiting_for_the_writer_gets_in_between_streaming_writes(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+
+    async def in_transaction(db: Database) -> str:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO items (name, size) VALUES ('tx', 1)")
+        return "tx"
+
+    async def scenario() -> list[object]:
+        db = await _open(path)
+        try:
+            writes = [db.write(_insert(f"w{i:02}")) for i in range(40)]
+            return await asyncio.gather(*writes[:20], in_transaction(db), *writes[20:])
+        finally:
+            await db.close()
+
+    results = asyncio.run(scenario())
+    assert results == [*(f"w{i:02}" for i in range(20)), "tx", *(f"w{i:02}" for i in range(20, 40))]
+    assert _stored(path) == sorted(["tx", *(f"w{i:02}" for i in range(40))])

@@ -163,6 +163,33 @@ def test_the_kept_summary_follows_every_change_to_entries(client: Client, people
     assert unreviewed(client, a) == 1
 
 
+def test_a_new_check_in_moves_the_kept_last_check_in_only_forward_and_only_when_shared(
+    client: Client, people: People, settings: Settings, clock: FrozenClock
+) -> None:
+    """Migration 0013: a check-in's insert keeps the later of the two times instead of recounting the facts."""
+    a = people.patient_a
+    Desk(client)(a)
+
+    def last_checkin() -> str | None:
+        kept, computed = summaries(settings)
+        assert kept == computed
+        value: str | None = kept[a.id][1]
+        return value
+
+    checkin(client, "2026-11-20", 6)
+    shared_at = iso(clock.now())
+    assert last_checkin() == shared_at
+    clock.advance(hours=1)
+    checkin(client, "2026-11-21", 5, "private", note="mine")
+    assert last_checkin() == shared_at  # a private check-in is not the team's last check-in
+    clock.advance(hours=-3)  # the server's clock stepped back: an earlier time never replaces a later one
+    checkin(client, "2026-11-21", 7, "discuss")
+    assert last_checkin() == shared_at
+    clock.advance(hours=5)
+    checkin(client, "2026-11-21", 7, "discuss")
+    assert last_checkin() == iso(clock.now())
+
+
 def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Settings, people: People) -> None:
     conn = sqlite3.connect(settings.database_path)
     try:
@@ -196,7 +223,7 @@ def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Setting
             "appointments_next_integration",
             "kap_sessions_next",
         ),
-        "facts": ("entries_visible_created", "entries_visible_score_values"),
+        "facts": ("entries_patient_kind", "entries_visible_score_values"),
     }
     for name, indexes in expected.items():
         details = " ".join(row[3] for row in plans[name])

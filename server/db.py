@@ -141,16 +141,8 @@ class WriteNotUndone(sqlite3.OperationalError):
     """A write failed after it had changed rows: they cannot be undone alone, so its whole batch fails."""
 
 
-def _run_writes(
-    conn: sqlite3.Connection,
-    fns: list[Callable[[sqlite3.Connection], Any]],
-    *,
-    begin: bool,
-    release: bool,
-    commit: bool,
-    members: int,
-) -> list[tuple[bool, Any]]:
-    """On the writer's thread: each function in turn in the batch's transaction, then (if asked) the COMMIT.
+def _run_writes(conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+    """On the writer's thread: one transaction holding each function in turn, then its COMMIT.
 
     No savepoint per function: SQLite undoes a failing statement by itself, and a savepoint per write cost
     more than the write (FTS5 flushes its pending terms at each one, a new index segment per check-in). A
@@ -158,10 +150,7 @@ def _run_writes(
     fails after a statement changed rows has left changes nobody can undo on their own: the batch is
     rolled back whole (``WriteNotUndone``), every member told, nothing half-written committed.
     """
-    if begin:
-        conn.execute("BEGIN IMMEDIATE")
-    if release:
-        conn.execute(f"RELEASE {_SAVEPOINT}")
+    conn.execute("BEGIN IMMEDIATE")
     outcomes: list[tuple[bool, Any]] = []
     for fn in fns:
         changes = conn.total_changes
@@ -175,25 +164,9 @@ def _run_writes(
             outcomes.append((False, exc))
         else:
             outcomes.append((True, result))
-    if commit:
-        kept = members + sum(ok for ok, _ in outcomes)
-        conn.execute("COMMIT" if kept else "ROLLBACK")
+    # Nothing to keep if every function failed alone: no COMMIT, and no fsync.
+    conn.execute("COMMIT" if any(ok for ok, _ in outcomes) else "ROLLBACK")
     return outcomes
-
-
-def _deliver(future: asyncio.Future[Any], value: Any) -> Callable[[asyncio.Future[None]], None]:
-    """Once the batch's COMMIT is settled: the write's result, or the COMMIT's error."""
-
-    def deliver(done: asyncio.Future[None]) -> None:
-        if future.done():
-            return
-        error = done.exception()
-        if error is None:
-            future.set_result(value)
-        else:
-            future.set_exception(error)
-
-    return deliver
 
 
 class _Batch:
@@ -447,7 +420,7 @@ class Database:
             if not items:
                 continue
             try:
-                outcomes = _run_writes(conn, [fn for fn, _ in items], begin=True, release=False, commit=True, members=0)
+                outcomes = _run_writes(conn, [fn for fn, _ in items])
             except BaseException as exc:  # BEGIN or the COMMIT failed, or a write that changed rows failed
                 with contextlib.suppress(Exception):
                     if conn.in_transaction:

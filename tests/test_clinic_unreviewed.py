@@ -105,7 +105,8 @@ SUMMARY_COLUMNS = (
 
 
 def summaries(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
-    """(kept by migration 0011's triggers, computed again from the entries), per patient who has written."""
+    """(kept by the triggers of migrations 0011 and 0013, computed again from the entries), per patient who
+    has written."""
     kept = query(settings, f"SELECT patient_id, visible_entries, {SUMMARY_COLUMNS} FROM patient_summaries")
     computed = query(
         settings,
@@ -190,6 +191,45 @@ def test_a_new_check_in_moves_the_kept_last_check_in_only_forward_and_only_when_
     assert last_checkin() == iso(clock.now())
 
 
+def daily_moods(settings: Settings, patient_id: str) -> dict[str, tuple[int, int]]:
+    """Migration 0014's daily sums of a patient's moods, after checking them against a fresh count."""
+    kept = query(settings, "SELECT local_date, mood_total, moods FROM daily_moods WHERE patient_id = ?", (patient_id,))
+    computed = query(
+        settings,
+        "SELECT local_date, sum(mood), count(*) FROM entries e WHERE patient_id = ? AND kind = 'checkin'"
+        f" AND {team_visible('e')} GROUP BY local_date",
+        (patient_id,),
+    )
+    assert sorted(tuple(r) for r in kept) == sorted(tuple(r) for r in computed)
+    return {r[0]: (r[1], r[2]) for r in kept}
+
+
+def test_the_daily_mood_sums_follow_every_change_to_check_ins(
+    client: Client, people: People, settings: Settings
+) -> None:
+    a = people.patient_a
+    Desk(client)(a)
+
+    first = checkin(client, "2026-11-01", 4)
+    checkin(client, "2026-11-01", 7)
+    checkin(client, "2026-11-01", 9, "private")
+    checkin(client, "2026-11-02", 3, "discuss")
+    assert daily_moods(settings, a.id) == {"2026-11-01": (11, 2), "2026-11-02": (3, 1)}
+
+    body = {"local_date": "2026-11-01", "mood": 2, "note": "", "sharing": "shared"}
+    assert client.put(f"/api/v1/checkins/{first}", json=body).status_code == 200  # a new mood
+    assert daily_moods(settings, a.id) == {"2026-11-01": (9, 2), "2026-11-02": (3, 1)}
+    assert client.put(f"/api/v1/checkins/{first}", json={**body, "local_date": "2026-11-02"}).status_code == 200
+    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (5, 2)}  # another day
+    assert client.put(f"/api/v1/checkins/{first}", json={**body, "sharing": "private"}).status_code == 200
+    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (3, 1)}  # no longer shared
+    assert client.delete(f"/api/v1/checkins/{first}").status_code == 204  # private: nothing to take away
+    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (3, 1)}
+    for entry_id in [r[0] for r in query(settings, "SELECT id FROM entries WHERE local_date = '2026-11-02'")]:
+        assert client.delete(f"/api/v1/checkins/{entry_id}").status_code == 204
+    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1)}  # a day with nothing left goes
+
+
 def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Settings, people: People) -> None:
     conn = sqlite3.connect(settings.database_path)
     try:
@@ -219,7 +259,6 @@ def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Setting
             "entries_visible_updated",
             "COVERING INDEX entry_reviews_patient",
             "SEARCH s USING PRIMARY KEY (patient_id=?)",  # patient_summaries
-            "entries_visible_mood",
             "appointments_next_integration",
             "kap_sessions_next",
         ),

@@ -109,7 +109,8 @@ def test_a_database_with_an_unknown_newer_migration_is_refused(tmp_path: Path) -
 
 
 def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(tmp_path: Path) -> None:
-    """0011 and 0012 fill patient_summaries from a database with history; from then on their triggers keep it."""
+    """0011, 0012 and 0014 fill patient_summaries and daily_moods from a database with history; from then on
+    their triggers keep them."""
     before = tmp_path / "before_0011"
     before.mkdir()
     for file in sorted(MIGRATIONS_DIR.glob("*.sql")):
@@ -148,7 +149,7 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
                         sharing,
                         status,
                         day,
-                        f'{{"score": {score or 0}}}',
+                        f'{{"score": {score or 0}, "mood": {5 + n}}}',
                         f"{day}T09:00:00.000000Z",
                         f"{day}T09:00:00.000000Z",
                     ),
@@ -177,6 +178,7 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
             " gad7_first, gad7_latest, gad7_latest_date, open_flags, open_high_flags FROM patient_summaries"
             " ORDER BY patient_id"
         ).fetchall()
+        moods = conn.execute("SELECT * FROM daily_moods ORDER BY patient_id, local_date").fetchall()
     finally:
         conn.close()
     assert [tuple(r) for r in rows] == [
@@ -184,6 +186,8 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
         ("p2", 4, "2026-11-02T09:00:00.000000Z", 13.0, 7.0, "2026-11-09", None, None, None, 0, 0),
         ("p3", 0, None, None, None, None, None, None, None, 1, 1),
     ]
+    # Only the shared, finished check-ins count: p1's private one of 2026-11-03 does not.
+    assert [tuple(r) for r in moods] == [("p1", "2026-11-02", 5, 1), ("p2", "2026-11-02", 6, 1)]
 
 
 def test_cli_migrate_applies_then_reports_nothing_to_do(settings: Settings) -> None:

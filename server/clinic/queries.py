@@ -38,12 +38,14 @@ WHERE c.therapist_id = :therapist_id AND u.clinic_id = :clinic_id AND u.role = '
 
 
 # One row per patient of the therapist's care team, each column a seek or a short range of an index of
-# migrations 0009 to 0012. The open flag counts, the last check-in and the first (baseline) and latest
-# PHQ-9/GAD-7 are kept per patient in patient_summaries (0011, 0012), from what the patient shared (flags
-# whatever raised them): one short row instead of pages of four indexes per patient, which every reader
+# migrations 0009 to 0014. The open flag counts, the last check-in and the first (baseline) and latest
+# PHQ-9/GAD-7 are kept per patient in patient_summaries (0011, 0012), and each day's sum of moods in
+# daily_moods (0014), from what the patient shared (flags whatever raised them): one short row and two short
+# ranges instead of pages of four indexes and a fortnight of check-in rows per patient, which every reader
 # reads again after each commit (every request writes an audit row, and a commit empties the page cache of
-# every other connection). ``days`` holds each time
-# zone's "today" and week boundaries (computed in Python), so averages follow the patient's own calendar.
+# every other connection). ``days`` holds each time zone's "today" and week boundaries (computed in Python),
+# so averages follow the patient's own calendar; an average is the week's sum over its number of moods, the
+# float avg() gave.
 #
 # "unreviewed" compares only the entries changed since the therapist last marked the patient's brief
 # reviewed (review_watermarks), at most UNREVIEWED_CAP of them, with the therapist's review marks. With
@@ -56,10 +58,10 @@ WITH days(timezone, today, week_start, prev_start, prev_end) AS MATERIALIZED (
 SELECT u.id, u.display_name,
     coalesce(s.open_flags, 0) AS open_flags, coalesce(s.open_high_flags, 0) AS open_high_flags,
     s.last_checkin_at,
-    (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
-        AND e.local_date BETWEEN d.week_start AND d.today) AS mood_week,
-    (SELECT avg(e.mood) FROM entries e WHERE e.patient_id = u.id AND e.kind = 'checkin' AND {VISIBLE}
-        AND e.local_date BETWEEN d.prev_start AND d.prev_end) AS mood_prev_week,
+    (SELECT CAST(sum(m.mood_total) AS REAL) / sum(m.moods) FROM daily_moods m WHERE m.patient_id = u.id
+        AND m.local_date BETWEEN d.week_start AND d.today) AS mood_week,
+    (SELECT CAST(sum(m.mood_total) AS REAL) / sum(m.moods) FROM daily_moods m WHERE m.patient_id = u.id
+        AND m.local_date BETWEEN d.prev_start AND d.prev_end) AS mood_prev_week,
     CASE WHEN w.reviewed_up_to IS NULL AND NOT EXISTS (SELECT 1 FROM entry_reviews r
             WHERE r.patient_id = u.id AND r.therapist_id = :therapist_id)
         THEN min(coalesce(s.visible_entries, 0), {UNREVIEWED_CAP})

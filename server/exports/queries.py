@@ -43,6 +43,8 @@ WITHHELD: dict[str, str] = {
     "clinician_notes": "the care team's own notes about appointments, never shown to the patient (PRODUCT.md §6)",
     "patient_summaries": "a copy the caseload reads, derived from the entries above (migration 0011): nothing of"
     " the patient's own that the export does not already hold",
+    "daily_moods": "each day's sum of the shared check-ins' moods, derived from the entries above for the caseload"
+    " (migration 0014): nothing of the patient's own that the export does not already hold",
 }
 
 

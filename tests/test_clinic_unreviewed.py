@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -191,17 +192,23 @@ def test_a_new_check_in_moves_the_kept_last_check_in_only_forward_and_only_when_
     assert last_checkin() == iso(clock.now())
 
 
-def daily_moods(settings: Settings, patient_id: str) -> dict[str, tuple[int, int]]:
-    """Migration 0014's daily sums of a patient's moods, after checking them against a fresh count."""
-    kept = query(settings, "SELECT local_date, mood_total, moods FROM daily_moods WHERE patient_id = ?", (patient_id,))
+DAILY_MOOD_COLUMNS = "checkins, mood_total, moods, anxiety_total, anxieties"
+
+
+def daily_moods(settings: Settings, patient_id: str) -> dict[str, tuple[int, ...]]:
+    """Migration 0014's daily sums of a patient's shared check-ins, after checking them against a fresh count:
+    (check-ins, mood sum, moods, anxiety sum, anxieties) per local day."""
+    kept = query(
+        settings, f"SELECT local_date, {DAILY_MOOD_COLUMNS} FROM daily_moods WHERE patient_id = ?", (patient_id,)
+    )
     computed = query(
         settings,
-        "SELECT local_date, sum(mood), count(*) FROM entries e WHERE patient_id = ? AND kind = 'checkin'"
-        f" AND {team_visible('e')} GROUP BY local_date",
+        "SELECT local_date, count(*), sum(mood), count(mood), coalesce(sum(anxiety), 0), count(anxiety) FROM entries e"
+        f" WHERE patient_id = ? AND kind = 'checkin' AND {team_visible('e')} GROUP BY local_date",
         (patient_id,),
     )
     assert sorted(tuple(r) for r in kept) == sorted(tuple(r) for r in computed)
-    return {r[0]: (r[1], r[2]) for r in kept}
+    return {r[0]: tuple(r)[1:] for r in kept}
 
 
 def test_the_daily_mood_sums_follow_every_change_to_check_ins(
@@ -210,24 +217,35 @@ def test_the_daily_mood_sums_follow_every_change_to_check_ins(
     a = people.patient_a
     Desk(client)(a)
 
-    first = checkin(client, "2026-11-01", 4)
-    checkin(client, "2026-11-01", 7)
-    checkin(client, "2026-11-01", 9, "private")
-    checkin(client, "2026-11-02", 3, "discuss")
-    assert daily_moods(settings, a.id) == {"2026-11-01": (11, 2), "2026-11-02": (3, 1)}
+    def put_checkin(entry_id: str, day: str, mood: int, sharing: str = "shared", anxiety: int | None = None) -> None:
+        body = {"local_date": day, "mood": mood, "anxiety": anxiety, "note": "", "sharing": sharing}
+        assert client.put(f"/api/v1/checkins/{entry_id}", json=body).status_code in (200, 201)
 
-    body = {"local_date": "2026-11-01", "mood": 2, "note": "", "sharing": "shared"}
-    assert client.put(f"/api/v1/checkins/{first}", json=body).status_code == 200  # a new mood
-    assert daily_moods(settings, a.id) == {"2026-11-01": (9, 2), "2026-11-02": (3, 1)}
-    assert client.put(f"/api/v1/checkins/{first}", json={**body, "local_date": "2026-11-02"}).status_code == 200
-    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (5, 2)}  # another day
-    assert client.put(f"/api/v1/checkins/{first}", json={**body, "sharing": "private"}).status_code == 200
-    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (3, 1)}  # no longer shared
+    first, second, mine, third = (str(uuid.uuid4()) for _ in range(4))
+    put_checkin(first, "2026-11-01", 4, anxiety=3)
+    put_checkin(second, "2026-11-01", 7)  # no anxiety: it counts for the mood only
+    put_checkin(mine, "2026-11-01", 9, "private", anxiety=9)
+    put_checkin(third, "2026-11-02", 3, "discuss", anxiety=1)
+    assert daily_moods(settings, a.id) == {"2026-11-01": (2, 11, 2, 3, 1), "2026-11-02": (1, 3, 1, 1, 1)}
+
+    put_checkin(first, "2026-11-01", 2, anxiety=5)  # a new mood and anxiety
+    assert daily_moods(settings, a.id)["2026-11-01"] == (2, 9, 2, 5, 1)
+    put_checkin(first, "2026-11-02", 2, anxiety=5)  # another day
+    assert daily_moods(settings, a.id) == {"2026-11-01": (1, 7, 1, 0, 0), "2026-11-02": (2, 5, 2, 6, 2)}
+    put_checkin(first, "2026-11-02", 2, "private", anxiety=5)  # no longer shared
+    assert daily_moods(settings, a.id) == {"2026-11-01": (1, 7, 1, 0, 0), "2026-11-02": (1, 3, 1, 1, 1)}
     assert client.delete(f"/api/v1/checkins/{first}").status_code == 204  # private: nothing to take away
-    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1), "2026-11-02": (3, 1)}
-    for entry_id in [r[0] for r in query(settings, "SELECT id FROM entries WHERE local_date = '2026-11-02'")]:
-        assert client.delete(f"/api/v1/checkins/{entry_id}").status_code == 204
-    assert daily_moods(settings, a.id) == {"2026-11-01": (7, 1)}  # a day with nothing left goes
+    assert client.delete(f"/api/v1/checkins/{mine}").status_code == 204
+    assert daily_moods(settings, a.id) == {"2026-11-01": (1, 7, 1, 0, 0), "2026-11-02": (1, 3, 1, 1, 1)}
+    assert client.delete(f"/api/v1/checkins/{third}").status_code == 204
+    assert daily_moods(settings, a.id) == {"2026-11-01": (1, 7, 1, 0, 0)}  # a day with nothing left goes
+
+    # The brief's chart reads them: a day without an anxiety shows none.
+    Desk(client)(people.therapist_a)
+    mood = get_brief(client, a)["mood"]
+    assert [m for m in mood if m["local_date"] == "2026-11-01"] == [
+        {"local_date": "2026-11-01", "mood": 7.0, "anxiety": None, "checkins": 1}
+    ]
 
 
 def test_the_caseload_queries_seek_indexes_instead_of_scanning(settings: Settings, people: People) -> None:

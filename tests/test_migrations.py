@@ -187,7 +187,7 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
         ("p3", 0, None, None, None, None, None, None, None, 1, 1),
     ]
     # Only the shared, finished check-ins count: p1's private one of 2026-11-03 does not.
-    assert [tuple(r) for r in moods] == [("p1", "2026-11-02", 5, 1), ("p2", "2026-11-02", 6, 1)]
+    assert [tuple(r) for r in moods] == [("p1", "2026-11-02", 1, 5, 1, 0, 0), ("p2", "2026-11-02", 1, 6, 1, 0, 0)]
 
 
 def test_cli_migrate_applies_then_reports_nothing_to_do(settings: Settings) -> None:

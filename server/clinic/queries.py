@@ -11,7 +11,7 @@ import aiosqlite
 
 from server.course import queries as course_queries
 from server.db import Database
-from server.journal.queries import daily_mood_sql, team_visible
+from server.journal.queries import team_visible
 from server.measures import queries as measure_queries
 
 # The care-team queries start from the therapist's own care_team rows (CROSS JOIN fixes the join order):
@@ -154,8 +154,13 @@ WHERE e.patient_id = :patient_id AND e.kind = 'questionnaire' AND e.local_date >
 ORDER BY e.local_date, e.created_at
 """  # noqa: S608 - VISIBLE is a constant
 
-# Average mood and anxiety per local day of the window, from what the patient shared.
-BRIEF_MOOD = daily_mood_sql(team_view=True)
+# Average mood and anxiety per local day of the window, from what the patient shared: kept per day in
+# daily_moods (0014), so no check-in's row is read. A day without an anxiety has none (NULL), as avg() gave.
+BRIEF_MOOD = (
+    "SELECT local_date, round(CAST(mood_total AS REAL) / moods, 1) AS mood,"
+    " round(CAST(anxiety_total AS REAL) / anxieties, 1) AS anxiety, checkins FROM daily_moods"
+    " WHERE patient_id = :patient_id AND local_date BETWEEN :first_day AND :last_day ORDER BY local_date"
+)
 
 # Appointments and sessions still to come (sessions numbered over the whole course first).
 BRIEF_UPCOMING = (
@@ -183,7 +188,7 @@ async def brief_rows(
         "patient_id": patient_id,
         "since": since,
         "until": until,
-        # The window's first and last local days (names the daily-mood statement shares with the history page).
+        # The window's first and last local days.
         "first_day": since_date,
         "last_day": today,
     }

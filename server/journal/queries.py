@@ -240,18 +240,13 @@ async def entries_of_session(db: Database, patient_id: str, session_id: str) -> 
     )
 
 
-def daily_mood_sql(*, team_view: bool) -> str:
-    """Average mood and anxiety per local day from :first_day to :last_day (several check-ins a day are
-    allowed): all of the patient's own, or (``team_view``) what their care team may see."""
-    visible = f" AND {TEAM_VISIBLE}" if team_view else ""
-    return (
-        "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"  # noqa: S608
-        " FROM entries WHERE patient_id = :patient_id AND kind = 'checkin'"
-        f" AND local_date BETWEEN :first_day AND :last_day{visible} GROUP BY local_date ORDER BY local_date"
-    )
-
-
-OWN_DAILY_MOOD = daily_mood_sql(team_view=False)
+# The patient's own average mood and anxiety per local day from :first_day to :last_day (several check-ins
+# a day are allowed). The care team's view of the same (what it may see) is kept in daily_moods (0014).
+OWN_DAILY_MOOD = (
+    "SELECT local_date, round(avg(mood), 1) AS mood, round(avg(anxiety), 1) AS anxiety, count(*) AS checkins"
+    " FROM entries WHERE patient_id = :patient_id AND kind = 'checkin'"
+    " AND local_date BETWEEN :first_day AND :last_day GROUP BY local_date ORDER BY local_date"
+)
 
 
 async def daily_mood(db: Database, patient_id: str, first_day: str, last_day: str) -> list[sqlite3.Row]:

@@ -226,6 +226,11 @@ class Database:
             self._readers.put_nowait(conn)
 
     async def close(self) -> None:
+        # Every write already handed in reaches its COMMIT before the connections go (the drainer starts
+        # another of itself while writes remain).
+        while self._drainer is not None and not self._drainer.done():
+            with contextlib.suppress(Exception):  # its writes have their error; the connections must still close
+                await self._drainer
         if self._writer is not None and self._batch is not None:
             await self._acquire()
             try:

@@ -22,11 +22,11 @@ def _stored(path: Path) -> list[str]:
         conn.close()
 
 
-async def _open(path: Path) -> Database:
+async def _open(path: Path, *, readers: int = 1) -> Database:
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE items (name TEXT PRIMARY KEY, size INTEGER CHECK (size >= 0))")
     conn.close()
-    db = Database(path, readers=1)
+    db = Database(path, readers=readers)
     await db.open()
     return db
 
@@ -163,3 +163,20 @@ def test_a_transaction_waiting_for_the_writer_gets_in_between_streaming_writes(t
     results = asyncio.run(scenario())
     assert results == [*(f"w{i:02}" for i in range(20)), "tx", *(f"w{i:02}" for i in range(20, 40))]
     assert _stored(path) == sorted(["tx", *(f"w{i:02}" for i in range(40))])
+
+
+def test_writes_queued_when_the_database_closes_are_committed_first(tmp_path: Path) -> None:
+    """A shutdown (the lifespan closing the database) lets every write already handed in reach its COMMIT:
+    none is dropped, none is left waiting for an answer."""
+    path = tmp_path / "g.db"
+    names = [f"w{i:02}" for i in range(30)]
+
+    async def scenario() -> list[str]:
+        db = await _open(path, readers=0)  # no reader to close first: the writer's close comes at once
+        writes = [asyncio.create_task(db.write(_insert(name))) for name in names]
+        await asyncio.sleep(0)  # every write is queued; none has reached the writer yet
+        await db.close()
+        return list(await asyncio.wait_for(asyncio.gather(*writes), 10))
+
+    assert asyncio.run(scenario()) == names
+    assert _stored(path) == names

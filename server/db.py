@@ -357,13 +357,13 @@ class Database:
         except BaseException as exc:
             await self._abort(batch, exc)
         else:
-            self._count_commit(batch)
+            self._count_commit(batch.members)
             batch.settle(None)
 
-    def _count_commit(self, batch: _Batch) -> None:
-        if batch.members:  # an empty batch was rolled back, not committed
+    def _count_commit(self, members: int) -> None:
+        if members:  # a batch with nothing to keep was rolled back, not committed
             self.commits += 1
-            self.committed += batch.members
+            self.committed += members
 
     async def _abort(self, batch: _Batch, error: BaseException) -> None:
         assert self._writer is not None
@@ -399,19 +399,19 @@ class Database:
 
     async def _drain(self) -> None:
         assert self._writer is not None, "database is not open"
+        loop = asyncio.get_running_loop()
         await self._acquire()
         try:
             # A batch left open by transaction()s that were queued behind each other: commit it first, so
             # every batch the writer's thread starts below is its own.
             if self._batch is not None:
                 await asyncio.shield(self._end_batch())
-            loop = asyncio.get_running_loop()
             while self._pending and not self._queued:
                 await asyncio.shield(self._writer.run(lambda conn: self._drain_on_writer(conn, loop)))
         finally:
             self._write_lock.release()
         if self._pending:  # left for transaction()s queued behind the lock: after them, the rest
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = loop.create_task(self._drain())
 
     def _drain_on_writer(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
         """On the writer's thread: batch after batch of the queued writes, each committed, until the queue is
@@ -436,10 +436,7 @@ class Database:
 
     def _settle_writes(self, futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:
         """On the event loop, once a batch's COMMIT has returned: each write's result, or its error."""
-        kept = sum(ok for ok, _ in outcomes)
-        if kept:
-            self.commits += 1
-            self.committed += kept
+        self._count_commit(sum(ok for ok, _ in outcomes))
         for future, (ok, value) in zip(futures, outcomes, strict=True):
             if future.done():
                 continue

@@ -145,7 +145,15 @@ def test_the_writer_thread_takes_writes_queued_during_a_commit_without_the_event
 
 
 def test_a_transaction_waiting_for_the_writer_gets_in_between_streaming_writes(tmp_path: Path) -> None:
+    """Writes keep streaming in, but a transaction() queued for the writer is let in after the batch that
+    runs, not after every write queued meanwhile (the writer's thread stops between two batches for it)."""
     path = tmp_path / "g.db"
+    first_running, release_first = threading.Event(), threading.Event()
+
+    def first(conn: sqlite3.Connection) -> str:
+        first_running.set()
+        release_first.wait(10)
+        return _insert("first")(conn)
 
     async def in_transaction(db: Database) -> str:
         async with db.transaction() as conn:
@@ -155,14 +163,26 @@ def test_a_transaction_waiting_for_the_writer_gets_in_between_streaming_writes(t
     async def scenario() -> list[object]:
         db = await _open(path)
         try:
-            writes = [db.write(_insert(f"w{i:02}")) for i in range(40)]
-            return await asyncio.gather(*writes[:20], in_transaction(db), *writes[20:])
+            first_task = asyncio.create_task(db.write(first))
+            assert await asyncio.to_thread(first_running.wait, 10)
+            before = [asyncio.create_task(db.write(_insert(f"w{i:02}"))) for i in range(20)]
+            transaction = asyncio.create_task(in_transaction(db))
+            after = [asyncio.create_task(db.write(_insert(f"w{i:02}"))) for i in range(20, 40)]
+            for _ in range(3):  # each task runs to its first wait: a write queued, or the lock waited for
+                await asyncio.sleep(0)
+            release_first.set()
+            return await asyncio.gather(first_task, *before, transaction, *after)
         finally:
             await db.close()
 
     results = asyncio.run(scenario())
-    assert results == [*(f"w{i:02}" for i in range(20)), "tx", *(f"w{i:02}" for i in range(20, 40))]
-    assert _stored(path) == sorted(["tx", *(f"w{i:02}" for i in range(40))])
+    assert results == ["first", *(f"w{i:02}" for i in range(20)), "tx", *(f"w{i:02}" for i in range(20, 40))]
+    conn = sqlite3.connect(path)
+    try:
+        in_commit_order = [name for (name,) in conn.execute("SELECT name FROM items ORDER BY rowid")]
+    finally:
+        conn.close()
+    assert in_commit_order[:2] == ["first", "tx"], in_commit_order
 
 
 def test_writes_queued_when_the_database_closes_are_committed_first(tmp_path: Path) -> None:

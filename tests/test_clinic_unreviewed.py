@@ -20,8 +20,10 @@ from tests.conftest import Client, Desk, FrozenClock, People, Person, query
 from tests.test_clinic_brief import checkin, get_brief, put, unreviewed
 
 
-def mark_all_reviewed(client: Client, patient: Person, up_to: str) -> None:
-    response = client.post(f"/api/v1/patients/{patient.id}/reviewed", json={"up_to": up_to})
+def mark_reviewed(client: Client, patient: Person, up_to: str, entry_ids: list[str] | None = None) -> None:
+    """Mark the patient's brief reviewed up to ``up_to``: all of it, or (``entry_ids``) those entries only."""
+    body: dict[str, Any] = {"up_to": up_to} if entry_ids is None else {"up_to": up_to, "entry_ids": entry_ids}
+    response = client.post(f"/api/v1/patients/{patient.id}/reviewed", json=body)
     assert response.status_code == 200, response.text
 
 
@@ -34,7 +36,7 @@ def test_an_entry_made_shared_after_the_review_counts_as_new(
     kept_private = checkin(client, "2026-11-20", 5, "private", note="not yet")
     checkin(client, "2026-11-20", 6)
     desk(people.therapist_a)
-    mark_all_reviewed(client, a, get_brief(client, a)["as_of"])
+    mark_reviewed(client, a, get_brief(client, a)["as_of"])
     assert unreviewed(client, a) == 0
 
     clock.advance(minutes=5)
@@ -57,7 +59,7 @@ def test_a_review_dated_in_the_future_does_not_hide_what_comes_later(
     desk(a)
     checkin(client, "2026-11-20", 6)
     desk(people.therapist_a)
-    mark_all_reviewed(client, a, iso(clock.now() + timedelta(days=30)))
+    mark_reviewed(client, a, iso(clock.now() + timedelta(days=30)))
     assert unreviewed(client, a) == 0
 
     clock.advance(minutes=5)
@@ -91,8 +93,7 @@ def test_marks_of_single_entries_without_a_watermark_are_compared_one_by_one(
     desk(people.therapist_a)
     assert unreviewed(client, a) == 2
 
-    response = client.post(f"/api/v1/patients/{a.id}/reviewed", json={"up_to": iso(clock.now()), "entry_ids": [read]})
-    assert response.status_code == 200, response.text
+    mark_reviewed(client, a, iso(clock.now()), entry_ids=[read])
     assert unreviewed(client, a) == 1
     assert get_brief(client, a)["new_entry_ids"] == [unread]
     # Another therapist's marks are theirs alone.

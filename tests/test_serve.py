@@ -7,13 +7,11 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench.live_server import HOST, REPO_ROOT, LiveServer, _listening_inodes
+from tests.bench.live_server import HOST, LiveServer, _listening_inodes, run_cli
 
 
 def _get(server: LiveServer, path: str) -> http.client.HTTPResponse:
@@ -54,15 +52,7 @@ def test_sigterm_stops_the_server_cleanly_and_closes_the_database(tmp_path: Path
 def test_a_second_server_on_a_busy_port_is_refused(tmp_path: Path) -> None:
     with LiveServer(tmp_path / "one") as first:
         env = {**first.env, "AFTERGLOW_VAR_DIR": str(tmp_path / "two"), "AFTERGLOW_DATABASE": str(tmp_path / "two.db")}
-        second = subprocess.run(
-            [sys.executable, "-m", "server", "serve"],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        second = run_cli("serve", env=env, check=False)
         assert second.returncode != 0
         assert "is another server running?" in second.stderr + second.stdout
         assert _get(first, "/healthz").status == 200

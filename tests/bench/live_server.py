@@ -57,8 +57,8 @@ def server_env(var_dir: Path, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """``python -m server ARGS``; raises with its output if it fails."""
+def run_cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``python -m server ARGS``; raises with its output if it fails (unless ``check`` is false)."""
     result = subprocess.run(
         [sys.executable, "-m", "server", *args],
         env=env,
@@ -68,7 +68,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         timeout=120,
         check=False,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise RuntimeError(f"`afterglow {' '.join(args)}` failed ({result.returncode}):\n{result.stderr}")
     return result
 

@@ -229,22 +229,22 @@ class LiveServer:
             time.sleep(0.05)
         raise RuntimeError(f"only {len(answered)} of {self.workers} workers answered:\n{self.log_tail()}")
 
-    def serving_pid(self, client_port: int, timeout: float = 5.0) -> int:
-        """The process that accepted our connection from ``client_port``.
+    def serving_pid(self, client: tuple[str, int], timeout: float = 5.0) -> int:
+        """The process that accepted our connection from ``client`` (its address and port).
 
         The kernel lists the server's end of the connection in /proc/net/tcp; its inode becomes non-zero
         once a worker has accept()ed it, and that worker holds a file descriptor ``socket:[inode]``.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            inode = _server_side_inode(self.port, client_port)
+            inode = _server_side_inode(self.port, client)
             if inode:
                 link = f"socket:[{inode}]"
                 for pid in self._children():
                     if link in _socket_links(pid):
                         return pid
             time.sleep(0.005)
-        raise TimeoutError(f"no worker accepted the connection from port {client_port}")
+        raise TimeoutError(f"no worker accepted the connection from {client[0]}:{client[1]}")
 
     def connect_to(self, pid: int, *, source: str = HOST, attempts: int = 200) -> http.client.HTTPConnection:
         """A new connection that worker ``pid`` has accepted (others are closed unused and retried).
@@ -255,7 +255,7 @@ class LiveServer:
             conn = http.client.HTTPConnection(HOST, self.port, timeout=15, source_address=(source, 0))
             conn.connect()
             assert conn.sock is not None
-            if self.serving_pid(conn.sock.getsockname()[1]) == pid:
+            if self.serving_pid(conn.sock.getsockname()[:2]) == pid:
                 return conn
             conn.close()
         raise AssertionError(f"worker {pid} accepted none of {attempts} connections")
@@ -514,15 +514,19 @@ def _serve_forked(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def _tcp_rows() -> list[tuple[int, int, str, int]]:
-    """(local port, remote port, state, inode) of every IPv4 TCP socket, from /proc/net/tcp."""
+def _tcp_rows() -> list[tuple[int, str, str, int]]:
+    """(local port, remote "ADDR:PORT" as /proc writes it, state, inode) of every IPv4 TCP socket."""
     rows = []
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].rsplit(":", 1)[1], 16)
-        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-        rows.append((local_port, remote_port, fields[3], int(fields[9])))
+        rows.append((local_port, fields[2], fields[3], int(fields[9])))
     return rows
+
+
+def _proc_endpoint(address: str, port: int) -> str:
+    """An IPv4 endpoint as /proc/net/tcp writes it: the address as a little-endian word, both in hex."""
+    return f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}"
 
 
 def _listening_inodes(port: int) -> set[int]:
@@ -531,8 +535,11 @@ def _listening_inodes(port: int) -> set[int]:
     return {inode for local, _, state, inode in _tcp_rows() if local == port and state == listen_state}
 
 
-def _server_side_inode(server_port: int, client_port: int) -> int:
-    return next((inode for local, remote, _, inode in _tcp_rows() if (local, remote) == (server_port, client_port)), 0)
+def _server_side_inode(server_port: int, client: tuple[str, int]) -> int:
+    """The server's end of the connection from ``client`` (address and port: the tests connect from several
+    addresses of 127.0.0.0/8, so a port alone may also match a closed connection from another one)."""
+    remote = _proc_endpoint(*client)
+    return next((inode for local, peer, _, inode in _tcp_rows() if (local, peer) == (server_port, remote)), 0)
 
 
 def _socket_links(pid: int) -> set[str]:

@@ -94,9 +94,11 @@ def _migrate(path: Path) -> None:
         conn.close()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, readers: int = 3) -> Litestar:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, readers: int = 3, writer_process: bool = False
+) -> Litestar:
     dependency_order.install()
-    db = Database(settings.database_path, readers=readers)
+    db = Database(settings.database_path, readers=readers, writer_process=writer_process)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -33,7 +33,9 @@ def _freeze_start_up_objects() -> None:
 
 
 def app_from_env() -> Litestar:
-    app = create_app(load_settings())
+    # Served: the writer runs in a process of its own (server/writer_process.py). Tests that make an app
+    # each keep it on a thread, which starts at once.
+    app = create_app(load_settings(), writer_process=True)
     app.on_startup.append(_freeze_start_up_objects)
     return app
 

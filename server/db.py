@@ -14,6 +14,11 @@ members of the batch keep their writes.
 Each ``await`` on aiosqlite is a hop to the connection's thread and back: ``BEGIN``/``SAVEPOINT`` ride
 along with a transaction's first statement, ``fetch_one``/``fetch_all`` are one hop each, and
 ``Connection.run`` runs several statements in one hop.
+
+The hot writes (``write``: a check-in, a session touched, a clinician's read audited) are whole functions.
+Under ``afterglow serve`` they run in a writer process (server/writer_process.py), whose GIL is its own;
+elsewhere, and if that process ever dies, on the writer connection's thread. Either way one write lock
+(``_write_lock``) keeps them and ``transaction()`` apart, so only one of them is ever in a transaction.
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ import hashlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from server.writer_process import WriterProcess
 
 log = logging.getLogger("afterglow.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -48,6 +55,8 @@ PRAGMAS = (
 )
 
 Params = Sequence[Any] | dict[str, Any]
+# A stored row as read on a connection, or as it comes back from the writer process (a dict).
+Row = sqlite3.Row | Mapping[str, Any]
 T = TypeVar("T")
 
 
@@ -121,6 +130,10 @@ def fetch_row(conn: sqlite3.Connection, sql: str, params: Params = ()) -> sqlite
     return row
 
 
+def row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return dict(zip(row.keys(), row, strict=True))
+
+
 def _one(sql: str, params: Params) -> Callable[[sqlite3.Connection], sqlite3.Row | None]:
     return lambda conn: fetch_row(conn, sql, params)
 
@@ -137,8 +150,25 @@ def _rollback_savepoint(conn: sqlite3.Connection) -> None:
     conn.execute(f"RELEASE {_SAVEPOINT}")
 
 
+def _bound(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], Any]:
+    return lambda conn: fn(conn, *args)
+
+
 class WriteNotUndone(sqlite3.OperationalError):
     """A write failed after it had changed rows: they cannot be undone alone, so its whole batch fails."""
+
+
+def run_writes(conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+    """On the writer (thread or process): the functions as one transaction, and each one's (ok, result or
+    exception). If BEGIN or the COMMIT fails, or a write that changed rows, every one gets that error."""
+    try:
+        return _run_writes(conn, fns)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        error = exc if isinstance(exc, Exception) else sqlite3.OperationalError(str(exc))
+        return [(False, error)] * len(fns)
 
 
 def _run_writes(conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
@@ -194,8 +224,10 @@ class _Batch:
 
 
 class Database:
-    def __init__(self, path: Path, *, readers: int = 3) -> None:
+    def __init__(self, path: Path, *, readers: int = 3, writer_process: bool = False) -> None:
         self.path = path
+        self._process = WriterProcess(path, self._count_commit) if writer_process else None
+        self._streaming = False
         self._reader_count = readers
         self._writer: Connection | None = None
         self._readers: asyncio.Queue[Connection] = asyncio.Queue()
@@ -208,7 +240,7 @@ class Database:
         self._release_pending = False
         self._orphans: set[asyncio.Task[None]] = set()
         # Appended on the event loop, taken on the writer's thread (deque's append and popleft are atomic).
-        self._pending: collections.deque[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = (
+        self._pending: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = (
             collections.deque()
         )
         self._inline: sqlite3.Connection | None = None
@@ -217,7 +249,14 @@ class Database:
         self.committed = 0
         self.commits = 0
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id, while there is one."""
+        return self._process.pid if self._process is not None and self._process.alive else None
+
     async def open(self) -> None:
+        if self._process is not None:
+            await self._process.start()
         self._writer = await self._connect(read_only=False)
         self._inline = self._connect_inline()
         for _ in range(self._reader_count):
@@ -237,6 +276,8 @@ class Database:
                 await self._end_batch()
             finally:
                 self._write_lock.release()
+        if self._process is not None:
+            await self._process.close()
         # aiosqlite runs a non-daemon thread per connection: an unclosed one keeps the process alive.
         for conn in [*self._all_readers, *([self._writer] if self._writer else [])]:
             await conn.close()
@@ -376,24 +417,33 @@ class Database:
 
     # --- the writer: whole transactions in one hop ------------------------------------------------------
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` as one transaction on the writer's thread, group-committed.
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)`` as one transaction on the writer, group-committed.
 
         For hot paths whose statements need no ``await`` between them. ``fn`` should change data in its
         last statement only (reads first): if it raises having changed nothing, it fails alone and its
-        exception is raised here; if it raises after changing rows, its whole batch fails (``_run_writes``).
+        exception is raised here; if it raises after changing rows, its whole batch fails (``run_writes``).
         Its result is returned once the ``COMMIT`` that holds its writes has succeeded. ``fn`` must not keep
         the connection or await.
 
-        The writer's thread drains the queue itself (``_drain_on_writer``): while one batch commits, the
-        writes that arrive queue up, and the thread starts on them the moment the COMMIT returns, without a
-        round trip through the event loop in between. The loop only hands writes in and results out.
+        With a writer process (``server.writer_process``), ``fn`` must be a module-level function, and its
+        arguments and result must pickle (rows come back as dicts). While writes stream to the process the
+        drainer holds the write lock, so a ``transaction()`` on our own connection never meets its open
+        transaction; a ``transaction()`` that queues stops the stream, and gets in once the process has
+        answered what it has.
+
+        Without one, the writer's thread drains the queue itself (``_drain_on_writer``): while one batch
+        commits, the writes that arrive queue up, and the thread starts on them the moment the COMMIT
+        returns, without a round trip through the event loop in between.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((fn, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = loop.create_task(self._drain())
+        if self._streaming and not self._queued and self._process is not None and self._process.alive:
+            self._process.submit(fn, args, future)
+        else:
+            self._pending.append((fn, args, future))
+            if self._drainer is None or self._drainer.done():
+                self._drainer = loop.create_task(self._drain())
         result: T = await future  # cancelled before its turn: it never runs
         return result
 
@@ -407,32 +457,44 @@ class Database:
             if self._batch is not None:
                 await asyncio.shield(self._end_batch())
             while self._pending and not self._queued:
-                await asyncio.shield(self._writer.run(lambda conn: self._drain_on_writer(conn, loop)))
+                if self._process is not None and self._process.alive:
+                    await asyncio.shield(self._stream(self._process))
+                else:
+                    await asyncio.shield(self._writer.run(lambda conn: self._drain_on_writer(conn, loop)))
         finally:
             self._write_lock.release()
         if self._pending:  # left for transaction()s queued behind the lock: after them, the rest
             self._drainer = loop.create_task(self._drain())
 
+    async def _stream(self, process: WriterProcess) -> None:
+        """Send the queued writes to the writer process, and any that come while it works, until it has
+        answered them all and nothing is queued (or a ``transaction()`` waits for the writer)."""
+        self._streaming = True
+        try:
+            while True:
+                while self._pending and not self._queued and process.alive:
+                    fn, args, future = self._pending.popleft()
+                    if not future.cancelled():
+                        process.submit(fn, args, future)
+                await process.idle()
+                if not self._pending or self._queued or not process.alive:
+                    return
+        finally:
+            self._streaming = False
+
     def _drain_on_writer(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
         """On the writer's thread: batch after batch of the queued writes, each committed, until the queue is
         empty or a ``transaction()`` waits for the writer (it is let in between two batches)."""
         while self._pending and not self._queued:
-            items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+            items: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
             while self._pending and len(items) < MAX_BATCH:
-                fn, future = self._pending.popleft()
+                fn, args, future = self._pending.popleft()
                 if not future.cancelled():
-                    items.append((fn, future))
+                    items.append((fn, args, future))
             if not items:
                 continue
-            try:
-                outcomes = _run_writes(conn, [fn for fn, _ in items])
-            except BaseException as exc:  # BEGIN or the COMMIT failed, or a write that changed rows failed
-                with contextlib.suppress(Exception):
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                error = exc if isinstance(exc, Exception) else sqlite3.OperationalError(str(exc))
-                outcomes = [(False, error)] * len(items)
-            loop.call_soon_threadsafe(self._settle_writes, [future for _, future in items], outcomes)
+            outcomes = run_writes(conn, [_bound(fn, args) for fn, args, _ in items])
+            loop.call_soon_threadsafe(self._settle_writes, [future for _, _, future in items], outcomes)
 
     def _settle_writes(self, futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:
         """On the event loop, once a batch's COMMIT has returned: each write's result, or its error."""

@@ -21,6 +21,11 @@ class FieldError(HTTPException):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(detail=message, extra=[{"field": field, "message": message}])
+        self.field = field
+
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str]]:
+        # Raised in the writer process and raised again in the worker: pickled with its own arguments.
+        return FieldError, (self.field, self.detail)
 
 
 class ConflictError(HTTPException):

@@ -20,7 +20,7 @@ import msgspec
 from litestar.exceptions import NotFoundException
 
 from server.clock import Clock, checked_timezone, iso
-from server.db import Database, fetch_row
+from server.db import Database, Row, fetch_row, row_dict
 from server.errors import ConflictError, FieldError
 from server.journal import queries
 from server.journal.schemas import (
@@ -95,7 +95,7 @@ def checked_local_date(value: str, now: datetime, timezone: str) -> str:
 # --- converting rows --------------------------------------------------------------------------------
 
 
-def entry_out(row: sqlite3.Row) -> AnyEntry:
+def entry_out(row: Row) -> AnyEntry:
     """A stored row as the API shows it: common columns plus the kind's own fields."""
     data = msgspec.json.decode(row["body"])
     data.update(
@@ -160,25 +160,23 @@ async def put_entry(
     db: Database, clock: Clock, *, patient_id: str, actor: Actor, entry_id: str, write: EntryWrite
 ) -> Saved:
     now = clock.now()
-
-    def store(conn: sqlite3.Connection) -> tuple[bool, bool, sqlite3.Row]:
-        return _store(conn, now, patient_id=patient_id, entry_id=entry_id, write=write)
-
     if not safety.may_fire(write.kind, write.body):
         # The hot path (most check-ins): no safety rule can act on this entry, so the whole write is one
-        # call on the writer's thread, group-committed with the others queued at the same moment.
-        created, _, row = await db.write(store)
+        # call on the writer, group-committed with the others queued at the same moment.
+        created, _, row = await db.write(_store, now, patient_id, entry_id, write)
         return Saved(created=created, entry=entry_out(row))
     async with db.transaction() as conn:
-        created, replayed, row = await conn.run(store)
+        created, replayed, row = await conn.run(lambda c: _store(c, now, patient_id, entry_id, write))
         entry = await _with_safety(conn, db, row, actor, replay=replayed)
     return Saved(created=created, entry=entry)
 
 
 def _store(
-    conn: sqlite3.Connection, now: datetime, *, patient_id: str, entry_id: str, write: EntryWrite
-) -> tuple[bool, bool, sqlite3.Row]:
-    """Check and store one write, on the writer's thread: (created, replayed unchanged, stored row)."""
+    conn: sqlite3.Connection, now: datetime, patient_id: str, entry_id: str, write: EntryWrite
+) -> tuple[bool, bool, dict[str, Any]]:
+    """Check and store one write, on the writer: (created, replayed unchanged, stored row).
+
+    The row comes back as a dict: from the writer process, results must pickle."""
     prefs = fetch_row(conn, queries.PREFERENCES, (patient_id,))
     if prefs is None:
         raise NotFoundException(ENTRY_NOT_FOUND)
@@ -190,7 +188,7 @@ def _store(
         existing, prefs, write, now, patient_id=patient_id, entry_id=entry_id, session_found=session_found
     )
     if existing is not None and existing["body_hash"] == values["body_hash"]:
-        return False, True, existing
+        return False, True, row_dict(existing)
     if existing is not None and write.meta.base_version is not None and write.meta.base_version != existing["version"]:
         raise _conflict(existing)
     if existing is None:
@@ -202,7 +200,7 @@ def _store(
             conn.execute(queries.ARCHIVE_VERSION, (iso(now), entry_id))
         row = fetch_row(conn, queries.UPDATE_ENTRY, values)
     assert row is not None
-    return existing is None, False, row
+    return existing is None, False, row_dict(row)
 
 
 def _entry_values(
@@ -257,7 +255,7 @@ def _conflict(existing: sqlite3.Row) -> ConflictError:
     return ConflictError(detail=message, extra={"current": current})
 
 
-async def _with_safety(conn: Any, db: Database, row: sqlite3.Row, actor: Actor, *, replay: bool) -> AnyEntry:
+async def _with_safety(conn: Any, db: Database, row: Row, actor: Actor, *, replay: bool) -> AnyEntry:
     """Run the safety rules on a finished entry and attach the crisis card when one fires."""
     entry = entry_out(row)
     if row["status"] != "final":

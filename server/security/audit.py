@@ -103,12 +103,11 @@ async def record_read(
     One call on the writer's thread, group-committed with whatever else is queued: a read must not hold
     the write lock across hops to the writer and back, where every clinician page queued behind it.
     """
-    fields = _fields(at, actor, action, patient_id, object_type, object_id, None)
+    await db.write(_append, _fields(at, actor, action, patient_id, object_type, object_id, None))
 
-    def append(conn: sqlite3.Connection) -> None:
-        conn.execute(APPEND, _chained_row(fetch_row(conn, LAST_HASH), fields)).close()
 
-    await db.write(append)
+def _append(conn: sqlite3.Connection, fields: tuple[Any, ...]) -> None:
+    conn.execute(APPEND, _chained_row(fetch_row(conn, LAST_HASH), fields)).close()
 
 
 def verify_chain(conn: sqlite3.Connection) -> tuple[int, int | None]:

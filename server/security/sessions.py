@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosqlite
 import msgspec
@@ -99,13 +100,10 @@ async def load_session(db: Database, session_id: str, now: datetime) -> CurrentU
     expired = iso(now) >= row["expires_at"] or iso(now - IDLE_LIMIT[row["role"]]) >= last_seen
     # Both writes are single statements: one call on the writer's thread each, group-committed.
     if expired or row["disabled_at"] is not None:
-        await db.write(lambda conn: conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)).close())
+        await db.write(_execute, "DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
         return None
     if iso(now - TOUCH_INTERVAL) >= last_seen:
-        seen = iso(now)
-        await db.write(
-            lambda conn: conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (seen, id_hash)).close()
-        )
+        await db.write(_execute, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (iso(now), id_hash))
     return CurrentUser(
         id=row["id"],
         clinic_id=row["clinic_id"],
@@ -127,8 +125,11 @@ async def end_expired_sessions(db: Database, now: datetime) -> None:
         "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <="  # noqa: S608 - roles and times we made
         f" (SELECT CASE u.role {idle} END FROM users u WHERE u.id = sessions.user_id)"
     )
-    moment = iso(now)
-    await db.write(lambda conn: conn.execute(sql, (moment,)).close())
+    await db.write(_execute, sql, (iso(now),))
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+    conn.execute(sql, params).close()
 
 
 async def end_session(conn: aiosqlite.Connection, session_hash: str) -> None:

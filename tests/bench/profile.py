@@ -1,8 +1,9 @@
 """Profile the worker under load: the server (one worker) under wrk, sampled by py-spy.
 
-    .venv/bin/python -m tests.bench.profile checkin.lua [--patients 100] [--seconds 15] [--server uvicorn]
+    .venv/bin/python -m tests.bench.profile checkin.lua [--patients 100] [--seconds 15] [--server uvicorn] [--writer]
 
-Writes collapsed stacks (py-spy's "raw" format) to var/bench/prof/<script>.txt and prints the functions
+``--writer`` samples the worker's writer process (server/writer_process.py) instead of the worker. Writes
+collapsed stacks (py-spy's "raw" format) to var/bench/prof/<script>[-writer].txt and prints the functions
 that hold the most samples, by own time and by total time.
 """
 
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--server", default="production")
     parser.add_argument("--path", default="/clinic/")
     parser.add_argument("--idle", action="store_true", help="py-spy --idle: include waiting threads")
+    parser.add_argument("--writer", action="store_true", help="sample the writer process instead of the worker")
     args = parser.parse_args()
     if not (run.VENV_BIN / "py-spy").exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
@@ -82,13 +84,14 @@ def main() -> None:
         )
         with server:
             run.wait_until_idle(server)
-            worker = max(server.pids(), key=run._rss_mb)
+            others = [pid for pid in server.pids() if run._is_writer(pid) == args.writer]
+            worker = max(others, key=run._rss_mb)
             result: dict[str, run.Load] = {}
             load = threading.Thread(
                 target=lambda: result.update(load=run.wrk(port, args.script, c, args.seconds + 2, env))
             )
             load.start()
-            out = out_dir / f"{args.script.removesuffix('.lua')}.txt"
+            out = out_dir / f"{args.script.removesuffix('.lua')}{'-writer' if args.writer else ''}.txt"
             subprocess.run(
                 [
                     str(run.VENV_BIN / "py-spy"),

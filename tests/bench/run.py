@@ -272,6 +272,12 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _is_writer(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"server.writer_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
 def _cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -294,11 +300,13 @@ def wait_until_idle(server: Server, *, limit: float = 600.0) -> float:
 
 
 class RssSampler:
-    """The largest RSS of any single process of the server (the worker), sampled every 100 ms."""
+    """Peak RSS sampled every 100 ms: the largest process of the server that is not its writer process (the
+    worker), and the writer process (server/writer_process.py) on its own."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.peak = 0.0
+        self.peak_writer = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -306,7 +314,10 @@ class RssSampler:
         while not self._stop.is_set():
             with contextlib.suppress(Exception):
                 for pid in self.server.pids():
-                    self.peak = max(self.peak, _rss_mb(pid))
+                    if _is_writer(pid):
+                        self.peak_writer = max(self.peak_writer, _rss_mb(pid))
+                    else:
+                        self.peak = max(self.peak, _rss_mb(pid))
             time.sleep(0.1)
 
     def __enter__(self) -> RssSampler:
@@ -394,6 +405,7 @@ class Row:
     load: Load
     base: Load
     rss_mb: float = 0.0
+    writer_rss_mb: float = 0.0
     note: str = ""
 
     @property
@@ -431,7 +443,7 @@ def pair(
         base = wrk(bare.port, "checkin.lua", c, opts.duration, env)
         with RssSampler(app) as rss:
             load = wrk(app.port, script, c, opts.duration, env)
-        pairs.append(Row(section, name, load, base, rss.peak))
+        pairs.append(Row(section, name, load, base, rss.peak, rss.peak_writer))
     pairs.sort(key=lambda r: r.ratio)
     row = pairs[len(pairs) // 2]
     print(_row_text(row), flush=True)
@@ -442,7 +454,7 @@ def _row_text(r: Row) -> str:
     return (
         f"{r.section:<10} {r.name:<26} {r.load.rps:8.0f}/s p99 {r.load.p99_ms:7.1f} ms | bare {r.base.rps:7.0f}/s"
         f" p99 {r.base.p99_ms:6.1f} ms | ratio {r.ratio:5.3f}, p99 x{r.p99_ratio:4.1f}"
-        f" | ok {r.load.ok} bad {r.load.bad} | rss {r.rss_mb:.0f} MB"
+        f" | ok {r.load.ok} bad {r.load.bad} | rss {r.rss_mb:.0f} MB + writer {r.writer_rss_mb:.0f} MB"
     )
 
 
@@ -574,13 +586,14 @@ def report(rows: list[Row], extras: dict[int, dict[str, Any]], raw: float, opts:
         f" **{raw:.0f}/s**.",
         "",
         "| section | benchmark | req/s | ratio to bare | p99 ms | p99 ÷ bare p99 | bare req/s | bare p99 ms"
-        " | non-2xx/errors | worker RSS MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | non-2xx/errors | worker RSS MB | its writer process's RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
             f"| {r.section} | {r.name} | {r.load.rps:.0f} | **{r.ratio:.3f}** | {r.load.p99_ms:.1f} |"
             f" {r.p99_ratio:.2f} | {r.base.rps:.0f} | {r.base.p99_ms:.1f} | {r.load.bad} | {r.rss_mb:.0f} |"
+            f" {r.writer_rss_mb:.0f} |"
         )
     checkins = [r for r in rows if r.name.startswith("check-in PUT") and r.section.startswith("N=")]
     for r in checkins:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import pickle
 import signal
@@ -29,7 +30,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger("afterglow.db")
 # A request: payload length and the write's number, then the pickled (function, arguments).
@@ -40,6 +41,9 @@ _PICKLE = pickle.HIGHEST_PROTOCOL
 _READ_SIZE = 1 << 16
 _STOP_WAIT_S = 30.0
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The modules whose functions ``Database.write`` is given: imported before the first write arrives, so the
+# first check-ins after a start do not wait half a second for Litestar to load.
+PRELOAD = ("server.journal.service", "server.security.audit", "server.security.sessions")
 
 
 class WriterStopped(sqlite3.OperationalError):
@@ -101,11 +105,13 @@ class WriterProcess(asyncio.Protocol):
         return self._process.pid if self._process is not None else None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of asyncio's
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
-        assert self._transport is not None and self.alive
+        """Send a write. Never raises: whatever goes wrong is the write's own error, set on its future."""
+        if self._transport is None or not self.alive:
+            future.set_exception(WriterStopped("the database writer is not running"))
+            return
         try:
             payload = pickle.dumps((fn, args), _PICKLE)
         except Exception as exc:  # a closure, or an argument that does not pickle: a mistake in our code
@@ -218,6 +224,8 @@ def serve(path: Path, sock: socket.socket) -> None:
     """Answer the worker's writes, batch after batch, until the worker closes its end."""
     from server.db import MAX_BATCH, connect_sync, run_writes
 
+    for module in PRELOAD:
+        importlib.import_module(module)
     conn = connect_sync(path)
     buffer = bytearray()
     waiting: list[tuple[int, bytes]] = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -300,3 +301,71 @@ def test_a_patients_name_is_escaped_in_the_caseload_rows(
     page = client.get("/clinic/").text
     assert "<img src=x" not in page and "onerror=alert(1)>" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; &quot;O&#x27;Neil&quot; &amp; co" in page
+
+
+def _kept_next_events(settings: Settings, patient: Person) -> list[tuple[Any, ...]]:
+    """What 0015 keeps of the patient's next events, beside a fresh count from its own as_of moments."""
+    row = query(
+        settings,
+        "SELECT next_integration, next_session,"
+        " (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = s.patient_id AND a.kind = 'integration'"
+        "   AND a.cancelled_at IS NULL AND a.starts_at >= s.next_integration_as_of) AS fresh_integration,"
+        " (SELECT min(k.scheduled_for) FROM kap_sessions k WHERE k.patient_id = s.patient_id"
+        "   AND k.cancelled_at IS NULL AND k.scheduled_for >= s.next_session_as_of) AS fresh_session"
+        " FROM patient_summaries s WHERE s.patient_id = ?",
+        (patient.id,),
+    )[0]
+    return [(row["next_integration"], row["next_session"]), (row["fresh_integration"], row["fresh_session"])]
+
+
+def test_the_next_appointment_and_session_follow_every_change_and_the_clock(
+    client: Client, people: People, settings: Settings, clock: FrozenClock
+) -> None:
+    """The caseload's next integration and next session come from values kept by triggers (0015) while those
+    are still ahead, and from the appointments themselves once the clock has passed them or reads earlier
+    than the moment they were taken at."""
+    a = people.patient_a
+    client.login(people.therapist_a.email)
+
+    def shown() -> tuple[str | None, str | None]:
+        (row,) = caseload(client)
+        return row["next_integration"], row["next_session"]
+
+    def kept_matches_a_fresh_count() -> None:
+        kept, fresh = _kept_next_events(settings, a)
+        assert kept == fresh
+
+    clock.moment = TODAY  # Saturday 2026-11-21, 12:00 UTC
+    appointment(client, a, "2026-11-23T10:00:00Z")
+    second = appointment(client, a, "2026-11-26T10:00:00Z")
+    session = appointment(client, a, "2026-11-24T16:00:00Z", "kap_session", route="im", series="induction")
+    kept_matches_a_fresh_count()
+    assert shown() == ("2026-11-23T10:00:00.000000Z", "2026-11-24T16:00:00.000000Z")
+
+    clock.moment = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # the first appointment is over
+    client.login(people.therapist_a.email)  # a therapist's session ends after 31 idle minutes
+    assert shown() == ("2026-11-26T10:00:00.000000Z", "2026-11-24T16:00:00.000000Z")
+
+    moved = client.patch(f"/api/v1/appointments/{second}", json={"starts_at": "2026-11-25T09:00:00Z"})
+    assert moved.status_code == 200, moved.text
+    cancel(client, session)
+    kept_matches_a_fresh_count()
+    assert shown() == ("2026-11-25T09:00:00.000000Z", None)
+
+    # A clock that reads earlier than the moment the values were taken at (moved back, or another worker's
+    # clock behind this one's): the first appointment is ahead again.
+    clock.moment = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    client.login(people.therapist_a.email)
+    assert shown() == ("2026-11-23T10:00:00.000000Z", None)
+
+    # Deleted rows (a patient's appointments go when the patient is erased) are taken out too.
+    clock.moment = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    client.login(people.therapist_a.email)
+    conn = sqlite3.connect(settings.database_path)
+    try:
+        conn.execute("DELETE FROM appointments WHERE id = ?", (second,))
+        conn.commit()
+    finally:
+        conn.close()
+    kept_matches_a_fresh_count()
+    assert shown() == (None, None)

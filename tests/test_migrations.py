@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_a_database_with_an_unknown_newer_migration_is_refused(tmp_path: Path) -
 
 
 def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(tmp_path: Path) -> None:
-    """0011, 0012 and 0014 fill patient_summaries and daily_moods from a database with history; from then on
+    """0011, 0012, 0014 and 0015 fill patient_summaries and daily_moods from a database with history; from then on
     their triggers keep them."""
     before = tmp_path / "before_0011"
     before.mkdir()
@@ -166,6 +167,24 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
                 " VALUES (?, ?, 'not_safe', 'high', 'r', ?, ?)",
                 (flag_id, patient, at, acknowledged),
             )
+        # Appointments and sessions (0015 keeps each patient's next ones): p1 a past, a cancelled and a coming
+        # integration appointment; p2 a coming ketamine session.
+        for event_id, patient, kind, starts, cancelled in (
+            ("a1", "p1", "integration", "2020-01-06T15:00:00.000000Z", None),
+            ("a2", "p1", "integration", "2098-01-05T15:00:00.000000Z", at),
+            ("a3", "p1", "integration", "2099-01-05T15:00:00.000000Z", None),
+            ("a4", "p1", "intake", "2097-01-05T15:00:00.000000Z", None),
+        ):
+            conn.execute(
+                "INSERT INTO appointments (id, patient_id, kind, starts_at, created_at, updated_at, cancelled_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event_id, patient, kind, starts, at, at, cancelled),
+            )
+        conn.execute(
+            "INSERT INTO kap_sessions (id, patient_id, scheduled_for, route, series, created_at, updated_at)"
+            " VALUES ('k1', 'p2', '2099-02-02T16:00:00.000000Z', 'im', 'induction', ?, ?)",
+            (at, at),
+        )
     finally:
         conn.close()
 
@@ -179,6 +198,10 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
             " ORDER BY patient_id"
         ).fetchall()
         moods = conn.execute("SELECT * FROM daily_moods ORDER BY patient_id, local_date").fetchall()
+        next_events = conn.execute(
+            "SELECT patient_id, next_integration, next_session, next_integration_as_of, next_session_as_of"
+            " FROM patient_summaries ORDER BY patient_id"
+        ).fetchall()
     finally:
         conn.close()
     assert [tuple(r) for r in rows] == [
@@ -188,6 +211,14 @@ def test_the_caseload_summaries_of_0011_start_from_the_entries_already_written(t
     ]
     # Only the shared, finished check-ins count: p1's private one of 2026-11-03 does not.
     assert [tuple(r) for r in moods] == [("p1", "2026-11-02", 1, 5, 1, 0, 0), ("p2", "2026-11-02", 1, 6, 1, 0, 0)]
+    assert [tuple(r)[:3] for r in next_events] == [
+        ("p1", "2099-01-05T15:00:00.000000Z", None),
+        ("p2", None, "2099-02-02T16:00:00.000000Z"),
+        ("p3", None, None),
+    ]
+    # Taken at the migration's moment, in clock.iso's shape (so it compares with the app's times as text).
+    as_of = {value for r in next_events for value in tuple(r)[3:]}
+    assert len(as_of) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", as_of.pop())
 
 
 def test_cli_migrate_applies_then_reports_nothing_to_do(settings: Settings) -> None:

@@ -70,10 +70,17 @@ SELECT u.id, u.display_name,
             WHERE e.patient_id = u.id AND {VISIBLE} AND e.updated_at >= coalesce(w.reviewed_up_to, '')
             AND (r.version IS NULL OR r.version < e.version) LIMIT {UNREVIEWED_CAP}))
     END AS unreviewed,
-    (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = u.id AND a.kind = 'integration'
-        AND a.cancelled_at IS NULL AND a.starts_at >= :now) AS next_integration,
-    (SELECT min(k.scheduled_for) FROM kap_sessions k WHERE k.patient_id = u.id AND k.cancelled_at IS NULL
-        AND k.scheduled_for >= :now) AS next_session,
+    -- The kept next event while it is still ahead (0015 says why that is the answer), else a seek.
+    CASE WHEN s.next_integration_as_of <= :now AND (s.next_integration IS NULL OR s.next_integration >= :now)
+        THEN s.next_integration
+        ELSE (SELECT min(a.starts_at) FROM appointments a WHERE a.patient_id = u.id AND a.kind = 'integration'
+            AND a.cancelled_at IS NULL AND a.starts_at >= :now)
+    END AS next_integration,
+    CASE WHEN s.next_session_as_of <= :now AND (s.next_session IS NULL OR s.next_session >= :now)
+        THEN s.next_session
+        ELSE (SELECT min(k.scheduled_for) FROM kap_sessions k WHERE k.patient_id = u.id AND k.cancelled_at IS NULL
+            AND k.scheduled_for >= :now)
+    END AS next_session,
     s.phq9_first, s.phq9_latest, s.phq9_latest_date, s.gad7_first, s.gad7_latest, s.gad7_latest_date
 FROM care_team c CROSS JOIN users u ON u.id = c.patient_id CROSS JOIN days d ON d.timezone = u.timezone
     LEFT JOIN patient_summaries s ON s.patient_id = u.id

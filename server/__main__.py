@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import getpass
 import os
+import signal
 import socket
 import sqlite3
 import sys
@@ -54,9 +54,8 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    """Refuse a port something already listens on. Granian's workers each bind it with SO_REUSEPORT, so a
-    second server (another database, or an old one still running) would not fail to start: the kernel
-    would share the connections between both."""
+    """Refuse a port something already listens on, in one clear line, before migrating anything: a second
+    server (another database, or an old one still running) must not start."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
@@ -70,13 +69,13 @@ def _check_port_free(host: str, port: int) -> None:
                 _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc} (is another server running?)")
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
+def _exit_cleanly(_signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(0)
 
-    import server.asgi
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
     from server.accounts.service import issue_setup_link
 
     _check_port_free(settings.host, settings.port)
@@ -85,32 +84,36 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     if link:
         print("No accounts yet. Open this one-time link (valid for 1 hour) to create the clinic and its admin:")
         print(f"  {link}", flush=True)
-    # Granian (measured faster than uvicorn for this app: tests/bench/README.md): a supervisor process and
-    # --workers worker processes, forked from this one (so they start with the app's code imported), each
-    # running the ASGI lifespan (it opens the database and starts the background tasks). SIGTERM or SIGINT:
-    # each worker finishes its requests and runs the lifespan's shutdown (the database closed cleanly),
-    # then the supervisor exits 0.
-    Granian(
+    # uvicorn (measured faster than granian for this app once the writer runs in a process of its own:
+    # tests/bench/README.md). One worker: this process serves. --workers N: this process binds the port and
+    # supervises N worker processes that share its socket, replacing one that dies. Each worker runs the ASGI
+    # lifespan (it opens the database, starts its writer process and the background tasks). SIGTERM or
+    # SIGINT: each worker finishes its requests and runs the lifespan's shutdown (the database closed
+    # cleanly), then the server exits 0.
+    # After a clean shutdown uvicorn raises the stop signal again, for an exit status of "killed by SIGTERM";
+    # ours says a clean stop is a success (exit 0). The same for a signal that comes before uvicorn's own
+    # handlers are in place: nothing has started yet.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
+    uvicorn.run(
         "server.asgi:app_from_env",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,  # with the lifespan ("asginl" would skip it)
         factory=True,
+        host=settings.host,
+        port=settings.port,
         workers=args.workers,
-        loop=Loops.auto,
-        http=HTTPModes.http1,
-        http1_settings=HTTP1Settings(header_read_timeout=30_000, keep_alive=True),
-        websockets=False,
-        log_level=LogLevels.info,
+        lifespan="on",
+        log_level="info",
         # Access logs would record one-time tokens in /invite/ and /setup/ URLs; the audit trail is the record.
-        log_access=False,
-        # A worker that dies (the OOM killer, a crash) is replaced; one that dies again within seconds of
-        # starting (a start-up that cannot succeed) ends the server with status 1.
-        respawn_failed_workers=True,
-        # A worker that has not finished its shutdown after this long is killed (SQLite recovers as from a
-        # crash; every acknowledged write is already durable).
-        workers_kill_timeout=30,
-    ).serve(target_loader=functools.partial(server.asgi.worker_app, os.getpid()))
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        # An idle connection stays open this long (uvicorn's default is 5 s): a phone coming back to the app
+        # reuses it, and a browser is less likely to send a request down a connection just being closed.
+        timeout_keep_alive=75,
+        # A worker that has not finished its shutdown after this long stops waiting for open connections
+        # (every acknowledged write is already durable).
+        timeout_graceful_shutdown=30,
+    )
 
 
 def _read_password() -> str:

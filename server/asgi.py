@@ -1,15 +1,14 @@
-"""ASGI entry points: ``app_from_env`` for servers that import the app (``granian --interface asgi --factory
-server.asgi:app_from_env``, ``uvicorn --factory …``), and ``worker_app`` for the worker processes of
-``afterglow serve`` (server/__main__.py), which runs the app under granian."""
+"""The ASGI entry point: ``app_from_env``, which ``afterglow serve`` (server/__main__.py) gives uvicorn as its
+factory, once in its own process or once in each worker process (``uvicorn --factory
+server.asgi:app_from_env`` does the same)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import gc
 import logging
-import multiprocessing.util
+import multiprocessing
 import os
 import signal
 import sys
@@ -33,29 +32,17 @@ def _freeze_start_up_objects() -> None:
 
 
 def app_from_env() -> Litestar:
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:  # a worker process of `afterglow serve --workers N`
+        _end_with_parent(supervisor.pid)
     # Served: the writer runs in a process of its own (server/writer_process.py). Tests that make an app
     # each keep it on a thread, which starts at once.
     app = create_app(load_settings(), writer_process=True)
     app.on_startup.append(_freeze_start_up_objects)
+    # Run after the database has closed (Litestar runs these hooks last). A worker process then ends at
+    # uvicorn's signal or in os._exit, neither of which runs atexit handlers.
+    app.on_shutdown.append(_stop_log_listeners)
     return app
-
-
-def worker_app(supervisor: int, _target: str = "") -> Litestar:
-    """The app in a worker process that granian's supervisor (process ``supervisor``) has just started.
-
-    Granian calls this in the worker before it installs the worker's own SIGTERM/SIGINT handlers (which end
-    it gracefully: requests finish, then the lifespan's shutdown closes the database). Until then the worker
-    has its supervisor's handlers, which would swallow a SIGTERM; with the default action instead, a signal
-    in that window ends a worker that has not opened the database yet.
-    """
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    _handle_stop_signals_once()
-    _end_with_parent(supervisor)
-    # Run as the worker process ends (granian's workers are multiprocessing processes, which end with
-    # os._exit: no atexit handlers).
-    multiprocessing.util.Finalize(None, _stop_log_listeners, exitpriority=0)
-    return app_from_env()
 
 
 def _stop_log_listeners() -> None:
@@ -69,41 +56,9 @@ def _stop_log_listeners() -> None:
             listener.stop()
 
 
-def _handle_stop_signals_once() -> None:
-    """Have granian's worker act on the first SIGTERM/SIGINT only.
-
-    Granian's handler sets the worker's shutdown signal on every one, and in granian 2.8 a second ``set()``
-    before the worker serves blocks for ever (a ``WorkerSignal`` holds one unconsumed set). A worker still
-    in its lifespan's start-up when both the process group (systemd's stop, Ctrl-C, ``kill -- -PGID``) and
-    its supervisor signal it would hang, and the supervisor with it. Granian's worker imports
-    ``set_loop_signals`` from ``granian._signals`` when it starts, after this has run.
-    """
-    import granian._signals
-
-    if hasattr(granian._signals, "set_loop_signals"):
-        granian._signals.set_loop_signals = _loop_signals_once
-
-
-def _loop_signals_once(loop: asyncio.AbstractEventLoop) -> object:
-    from granian._granian import WorkerSignal
-
-    shutdown = WorkerSignal()
-    received: list[int] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        if not received:
-            received.append(signum)
-            shutdown.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, handler, signum, None)
-    return shutdown
-
-
 def _end_with_parent(parent: int) -> None:
     """SIGTERM this process when its parent dies (Linux), so that a supervisor killed on its own (SIGKILL,
-    the OOM killer) leaves no worker behind to hold the port: granian's workers each listen on the port
-    (SO_REUSEPORT), and an orphan would go on taking a share of the connections of the next server."""
+    the OOM killer) leaves no worker behind holding the port and serving on after it."""
     if sys.platform != "linux":
         return
     with contextlib.suppress(OSError, AttributeError):

@@ -1,4 +1,4 @@
-"""``afterglow serve`` as it runs in production (granian: a supervisor and its worker processes): a stop
+"""``afterglow serve`` as it runs in production (uvicorn: one process, or a supervisor and its worker processes): a stop
 signal ends it cleanly, a busy port is refused, responses do not name the server, and a supervisor killed
 on its own takes its workers with it (no orphan keeps the port or the database)."""
 
@@ -62,7 +62,7 @@ def test_responses_do_not_name_the_server_software(tmp_path: Path) -> None:
     with LiveServer(tmp_path / "var") as server:
         for path in ("/healthz", "/sign-in", "/no-such-page"):
             server_header = _get(server, path).getheader("server") or ""
-            assert "granian" not in server_header.lower(), (path, server_header)
+            assert "uvicorn" not in server_header.lower(), (path, server_header)
 
 
 def test_a_supervisor_killed_alone_takes_its_workers_with_it(tmp_path: Path) -> None:

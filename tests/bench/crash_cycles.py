@@ -7,8 +7,8 @@ Each cycle:
    answer 200 (it had committed) or 201 (it had not), and is acknowledged from then on;
 2. a burst of concurrent PUTs, each to a fresh UUID, from several threads signed in as three patients;
 3. SIGKILL after a random number of acknowledgements, at a random moment inside the burst, to the whole
-   server at once (granian's supervisor and its worker share a process group), and wait until nothing of
-   it holds the port;
+   server at once (the server, its workers and their writer processes share a process group), and wait
+   until nothing of it holds the port;
 4. restart, and check the database (every acknowledged write of every cycle so far, nothing nobody wrote,
    no version created by a replay, integrity) and, through the API, this cycle's acknowledged writes.
 

@@ -1,10 +1,10 @@
 """The real server in its own process (``python -m server serve``), for tests and scripts that need to kill
 it, restart it, or run it with several worker processes. Loopback only; every wait has a deadline.
 
-The server is granian's supervisor process and the worker processes it forks (one unless ``workers``), each
-listening on the port (SO_REUSEPORT). It runs in a session of its own, so that one signal to its process
-group reaches all of them at once: SIGKILL takes the whole server down (no worker lives on to hold the
-port), SIGTERM shuts every worker down cleanly.
+The server is uvicorn: one process that serves, or with ``workers`` a supervisor and the worker processes it
+starts, all holding its one listening socket; each serving process has its writer process as a child. It
+runs in a session of its own, so that one signal to its process group reaches all of them at once: SIGKILL
+takes the whole server down (no worker lives on to hold the port), SIGTERM shuts every worker down cleanly.
 
 Used by tests/test_crash_safety.py and tests/test_workers.py (through tests/bench/crash_cycles.py for the
 former), and by the crash script on its own, so it depends on nothing from pytest.
@@ -195,8 +195,8 @@ class LiveServer:
     def worker_pids(self) -> set[int]:
         """The server's worker processes: its children that hold a listening socket on the port.
 
-        (With --workers N, granian's supervisor has N such children, each with a socket of its own bound to
-        the port with SO_REUSEPORT; the kernel spreads new connections over them.)
+        (With --workers N, uvicorn's supervisor has N such children, all holding the socket it bound; the
+        kernel hands each new connection to whichever accepts it first.)
         """
         assert self.process is not None
         listening = {f"socket:[{inode}]" for inode in _listening_inodes(self.port)}
@@ -272,23 +272,21 @@ def _signal_group(pid: int, signum: int) -> None:
 
 # --- forking servers from a process that has imported the server already ----------------------------------
 
-# What ``python -m server serve`` imports before it serves, and what granian imports in the worker it forks
-# (anything missing here is imported by the server). Not server.__main__ itself: runpy runs it afresh as
-# __main__, as ``-m`` does.
+# What ``python -m server serve`` imports before it serves (anything missing here is imported by the
+# server; uvicorn's worker processes are spawned, and import what they need themselves). Not server.__main__
+# itself: runpy runs it afresh as __main__, as ``-m`` does.
 PRELOAD = (
     "server.accounts.service",
     "server.asgi",
     "server.app",
-    "granian",
-    "granian.asgi",
-    "granian.constants",
-    "granian.http",
-    "granian.log",
-    "granian.server.mp",
-    "granian._futures",
-    "granian._loops",
-    "granian._signals",
-    "multiprocessing.popen_fork",
+    "uvicorn",
+    "uvicorn.config",
+    "uvicorn.main",
+    "uvicorn.server",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.asyncio",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.supervisors.multiprocess",
 )
 PRELOAD_IF_INSTALLED = ("litestar.plugins.pydantic",)  # Litestar imports it while it builds the app
 
@@ -530,7 +528,7 @@ def _proc_endpoint(address: str, port: int) -> str:
 
 
 def _listening_inodes(port: int) -> set[int]:
-    """The sockets listening on ``port`` (one per granian worker)."""
+    """The sockets listening on ``port``."""
     listen_state = "0A"
     return {inode for local, _, state, inode in _tcp_rows() if local == port and state == listen_state}
 

@@ -7,8 +7,8 @@ ratio to a baseline measured in the same run, written to tests/bench/results.md.
 
 What it does:
 1. raw ``sqlite3`` single-row commits (WAL, ``synchronous=FULL``) on the disk the databases are on;
-2. (``servers``) the check-in PUT with the app under uvicorn and under granian (what ``afterglow serve``
-   runs, chosen by this comparison), one worker each, against the same baseline;
+2. (``servers``) the check-in PUT with the app under uvicorn (what ``afterglow serve`` runs, chosen by
+   this comparison) and under granian, one worker each, against the same baseline;
 3. for each N (100 and 10,000 patients; databases from tests/bench/datagen.py, generated on first use):
    start-up to the first answered request of ``afterglow serve`` on the migrated database, then the
    server as in production (``python -m server serve``, one worker, ``synchronous=FULL``) under wrk:

@@ -108,8 +108,12 @@ def sign_in(page: Page, email: str = PATIENT_EMAIL, password: str = DEMO_PASSWOR
 # The pages' Content-Security-Policy forbids eval, and Playwright's wait_for_function evaluates strings:
 # waits here are promises evaluated in the page instead, resolved by the event they wait for.
 
-WAIT_FOR_CONTROLLER = """() => navigator.serviceWorker.controller ? true : new Promise((resolve) =>
-    navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true)))"""
+# page.evaluate has no timeout of its own: a service worker that never takes control (its install failed)
+# fails the test after 20 s instead of holding the suite for ever.
+WAIT_FOR_CONTROLLER = """() => navigator.serviceWorker.controller ? true : new Promise((resolve, reject) => {
+    navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+    setTimeout(() => reject(new Error("no service worker took control within 20 s")), 20000);
+})"""
 CACHED_URLS = """async () => {
     const found = {};
     for (const name of await caches.keys()) {

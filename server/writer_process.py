@@ -82,6 +82,7 @@ class WriterProcess(asyncio.Protocol):
         self._process: subprocess.Popen[bytes] | None = None
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
+        self._outgoing = bytearray()
         self._number = 0
         self._in_flight: dict[int, asyncio.Future[Any]] = {}
         self._idle: asyncio.Future[None] | None = None
@@ -119,7 +120,17 @@ class WriterProcess(asyncio.Protocol):
             return
         self._number += 1
         self._in_flight[self._number] = future
-        self._transport.write(_REQUEST.pack(len(payload), self._number) + payload)
+        # Sent once the loop has run what is ready: the writes handed in meanwhile go in one send, so the
+        # process reads them together (one batch, one COMMIT) and is woken once, not once a write.
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._outgoing += _REQUEST.pack(len(payload), self._number)
+        self._outgoing += payload
+
+    def _send(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(bytes(self._outgoing))
+        self._outgoing.clear()
 
     async def idle(self) -> None:
         """Until every write sent has its answer."""

@@ -96,17 +96,24 @@ def test_writes_queued_together_share_a_commit_and_a_refused_one_fails_alone(
 
 def test_a_write_that_fails_after_changing_rows_fails_its_whole_batch(tmp_path: Path, writer_process: bool) -> None:
     path = tmp_path / "g.db"
+    running, release = tmp_path / "running", tmp_path / "release"
 
     async def scenario() -> list[object]:
         db = await _open(path, writer_process)
         try:
-            await db.write(_insert, "before")
-            results = await asyncio.gather(
-                db.write(_insert, "a"),
-                db.write(_insert_then_fail, "half"),
-                db.write(_insert, "c"),
-                return_exceptions=True,
-            )
+            # The three writes queue up behind a first one held on the writer, so they make one batch.
+            first = asyncio.create_task(db.write(_held, "before", running, release))
+            assert await asyncio.to_thread(wait_for, running)
+            batch = [
+                asyncio.create_task(db.write(_insert, "a")),
+                asyncio.create_task(db.write(_insert_then_fail, "half")),
+                asyncio.create_task(db.write(_insert, "c")),
+            ]
+            for _ in range(3):  # each task runs to its first wait: its write queued or sent
+                await asyncio.sleep(0)
+            release.touch()
+            assert await first == "before"
+            results = await asyncio.gather(*batch, return_exceptions=True)
             # The writer is usable again at once.
             assert await db.write(_insert, "after") == "after"
             return results
@@ -148,7 +155,8 @@ def test_the_writer_takes_writes_queued_during_a_commit_without_the_event_loop(
             first_task = asyncio.create_task(db.write(_held, "first", running, release))
             assert await asyncio.to_thread(wait_for, running)
             later_task = asyncio.create_task(db.write(_insert_and_signal, "later", later_ran))
-            await asyncio.sleep(0)  # the second write is queued while the first batch runs
+            for _ in range(2):  # the second write is handed over while the first batch runs (queued, or sent)
+                await asyncio.sleep(0)
             release.touch()
             ran_while_loop_blocked = wait_for(later_ran)  # blocks the event loop's thread
             return await first_task, await later_task, ran_while_loop_blocked

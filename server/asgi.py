@@ -39,21 +39,21 @@ def app_from_env() -> Litestar:
     # each keep it on a thread, which starts at once.
     app = create_app(load_settings(), writer_process=True)
     app.on_startup.append(_freeze_start_up_objects)
-    # Run after the database has closed (Litestar runs these hooks last). A worker process then ends at
-    # uvicorn's signal or in os._exit, neither of which runs atexit handlers.
-    app.on_shutdown.append(_stop_log_listeners)
+    # Run after the database has closed (Litestar runs these hooks last): a worker process then ends at the
+    # stop signal uvicorn raises again, which runs no atexit handler.
+    app.on_shutdown.append(_flush_log_queues)
     return app
 
 
-def _stop_log_listeners() -> None:
-    """Write out what is still queued for Litestar's logging thread (the lifespan's shutdown logs last,
-    "group commit: …" among it), as the atexit handler that stops that thread would."""
+def _flush_log_queues() -> None:
+    """Wait until Litestar's logging thread has written out what is queued (the lifespan's shutdown logs
+    last, "group commit: …" among it). Not stopped: in a single process the atexit handler stops it."""
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     handlers = {h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers}
     for handler in handlers:
         listener = getattr(handler, "listener", None)
         if isinstance(listener, QueueListener) and getattr(listener, "_thread", None) is not None:
-            listener.stop()
+            listener.queue.join()  # type: ignore[attr-defined]  # a queue.Queue: the listener marks each record done
 
 
 def _end_with_parent(parent: int) -> None:

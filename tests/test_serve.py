@@ -43,6 +43,7 @@ def test_sigterm_stops_the_server_cleanly_and_closes_the_database(tmp_path: Path
         server.process = None
     finally:
         server.kill()
+    assert "Traceback" not in server.log_tail(200), server.log_tail(200)  # nothing failed on the way out
     database = tmp_path / "var" / "afterglow.db"
     assert database.exists()
     # The lifespan's shutdown closed every connection: SQLite removed the WAL and its index.

@@ -102,6 +102,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         port=settings.port,
         workers=args.workers,
         lifespan="on",
+        http="httptools",
         log_level="info",
         # Access logs would record one-time tokens in /invite/ and /setup/ URLs; the audit trail is the record.
         access_log=False,

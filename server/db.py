@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from server.writer_process import WriterProcess
+from server.writer_process import WriterProcess, bound_write
 
 log = logging.getLogger("afterglow.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -148,10 +148,6 @@ def _all(sql: str, params: Params) -> Callable[[sqlite3.Connection], list[sqlite
 def _rollback_savepoint(conn: sqlite3.Connection) -> None:
     conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
     conn.execute(f"RELEASE {_SAVEPOINT}")
-
-
-def _bound(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], Any]:
-    return lambda conn: fn(conn, *args)
 
 
 class WriteNotUndone(sqlite3.OperationalError):
@@ -493,7 +489,7 @@ class Database:
                     items.append((fn, args, future))
             if not items:
                 continue
-            outcomes = run_writes(conn, [_bound(fn, args) for fn, args, _ in items])
+            outcomes = run_writes(conn, [bound_write(fn, args) for fn, args, _ in items])
             loop.call_soon_threadsafe(self._settle_writes, [future for _, _, future in items], outcomes)
 
     def _settle_writes(self, futures: list[asyncio.Future[Any]], outcomes: list[tuple[bool, Any]]) -> None:

@@ -189,6 +189,11 @@ class WriterProcess(asyncio.Protocol):
 # --- the process ------------------------------------------------------------------------------------
 
 
+def bound_write(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], Any]:
+    """A write as ``run_writes`` takes it, on the writer's thread or in this process: ``fn(conn, *args)``."""
+    return lambda conn: fn(conn, *args)
+
+
 def _call(payload: bytes) -> Callable[[sqlite3.Connection], Any]:
     try:
         fn, args = pickle.loads(payload)  # noqa: S301 - from the worker that started us
@@ -199,7 +204,7 @@ def _call(payload: bytes) -> Callable[[sqlite3.Connection], Any]:
             raise error
 
         return refused
-    return lambda conn: fn(conn, *args)
+    return bound_write(fn, args)
 
 
 def _answers(numbers: list[int], outcomes: list[tuple[bool, Any]]) -> bytes:

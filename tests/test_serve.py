@@ -38,12 +38,16 @@ def test_sigterm_stops_the_server_cleanly_and_closes_the_database(tmp_path: Path
     try:
         assert _get(server, "/healthz").status == 200
         assert server.process is not None
+        # Served, the writes go to a writer process of the server's own (server/writer_process.py).
+        writers = [pid for pid in _children(server.process.pid) if b"server.writer_process" in _cmdline(pid)]
+        assert len(writers) == 1, writers
         os.killpg(server.process.pid, signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0, server.log_tail()
         server.process = None
     finally:
         server.kill()
     assert "Traceback" not in server.log_tail(200), server.log_tail(200)  # nothing failed on the way out
+    assert _wait_until(lambda: not _alive(writers[0])), "the writer process outlived the server"
     database = tmp_path / "var" / "afterglow.db"
     assert database.exists()
     # The lifespan's shutdown closed every connection: SQLite removed the WAL and its index.
@@ -84,6 +88,20 @@ def test_a_supervisor_killed_alone_takes_its_workers_with_it(tmp_path: Path) -> 
         server.process = None
     finally:
         server.kill()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _alive(pid: int) -> bool:

@@ -77,6 +77,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from server.accounts.service import issue_setup_link
+    from server.http_protocol import HttpToolsHeadWithBody
 
     _check_port_free(settings.host, settings.port)
     _migrate(settings)
@@ -102,7 +103,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         port=settings.port,
         workers=args.workers,
         lifespan="on",
-        http="httptools",
+        # httptools (uvicorn's C parser), each answer's head and body sent in one write: server/http_protocol.py.
+        http=HttpToolsHeadWithBody,
         log_level="info",
         # Access logs would record one-time tokens in /invite/ and /setup/ URLs; the audit trail is the record.
         access_log=False,

@@ -3,10 +3,12 @@
 benchmark database; no server, no event loop, no other thread.
 
     .venv/bin/python -m tests.bench.writer [--batches 300] [--batch 5] [--drop INDEX_OR_TRIGGER ...]
+        [--sql STATEMENT ...]
 
 Prints the statements' and the COMMIT's share per check-in (wall and CPU) and the WAL pages each COMMIT
 writes (automatic checkpoints off, so the WAL holds every frame). ``--drop`` removes indexes or triggers from
-the copy first, to see what each costs: the page count is exact, the times move with the machine's load.
+the copy first, to see what each costs, and ``--sql`` runs statements on it first (an FTS5 setting, say): the
+page count is exact, the times move with the machine's load.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ WAL_HEADER, WAL_FRAME_HEADER = 32, 24  # bytes, SQLite's WAL format
 NOTES = ["Walked by the river, felt a bit lighter.", "Tired but okay.", "", "Work was a lot."]
 
 
-def measure(db: Path, batches: int, batch: int, drop: list[str]) -> str:
+def measure(db: Path, batches: int, batch: int, drop: list[str], first: list[str]) -> str:
     conn = connect_sync(db)
     apply_migrations(conn)
     for name in drop:
         kind = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchone()
         conn.execute(f"DROP {kind[0].upper()} {name}")
+    for sql in first:
+        conn.executescript(sql)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("PRAGMA wal_autocheckpoint=0")
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
@@ -73,11 +77,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--batch", type=int, default=5, help="check-ins per COMMIT")
     parser.add_argument("--drop", nargs="*", default=[], help="indexes or triggers to drop from the copy first")
+    parser.add_argument("--sql", nargs="*", default=[], help="statements run on the copy first")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="writer-") as tmp:
         db = Path(tmp) / "afterglow.db"
         shutil.copyfile(run.database_for(100), db)  # N=100 only: the N=10,000 file is 7.5 GB
-        print(measure(db, args.batches, args.batch, args.drop))
+        print(measure(db, args.batches, args.batch, args.drop, args.sql))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ thread of the server's processes (the worker's event loop, its reader threads, g
 writer process) and of wrk, per request, and how idle the machine stayed.
 
     .venv/bin/python -m tests.bench.cpu_split [checkin.lua|get.lua|mix.lua] [--path /clinic/|BRIEF]
-        [--patients 100] [--seconds 5] [--runs 2]
+        [--patients 100] [--seconds 5] [--runs 2] [--app-root /tmp/before]
 
 On this 2-core machine a figure that run.py gives as a ratio is, underneath, a share of the same two cores:
 when the server's CPU per request is four times the bare route's, the rate is about a quarter of it, unless
@@ -79,7 +79,10 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--app-root", type=Path, default=None, help="run the app from this copy of the code")
     args = parser.parse_args()
+    if args.app_root is not None:
+        run.APP_ROOT = args.app_root.resolve()
     with tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="cpu-") as tmp:
         run_dir = Path(tmp)
         db = run.working_copy(run.database_for(args.patients), run_dir)

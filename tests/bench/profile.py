@@ -51,7 +51,11 @@ def main() -> None:
     parser.add_argument("--path", default="/clinic/")
     parser.add_argument("--idle", action="store_true", help="py-spy --idle: include waiting threads")
     parser.add_argument("--writer", action="store_true", help="sample the writer process instead of the worker")
+    parser.add_argument("--native", action="store_true", help="py-spy --native: C frames too (SQLite's own)")
+    parser.add_argument("--app-root", type=Path, default=None, help="run the app from this copy of the code")
     args = parser.parse_args()
+    if args.app_root is not None:
+        run.APP_ROOT = args.app_root.resolve()
     if not (run.VENV_BIN / "py-spy").exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     out_dir = run.DATA_DIR / "prof"
@@ -106,8 +110,10 @@ def main() -> None:
                     "raw",
                     "-o",
                     str(out),
-                    "--nonblocking",
+                    # --native needs the process paused while its stack is read.
+                    *([] if args.native else ["--nonblocking"]),
                     *(["--idle"] if args.idle else []),
+                    *(["--native"] if args.native else []),
                     "--threads",
                 ],
                 check=True,

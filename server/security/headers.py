@@ -37,8 +37,9 @@ def security_headers_hook(settings: Settings):  # type: ignore[no-untyped-def]
         "x-frame-options": "DENY",
         "cross-origin-opener-policy": "same-origin",
         "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
-        # Blank rather than absent: granian adds "server: granian" to a response that carries none, and
-        # has no setting to leave it out (emmett-framework/granian#594). Nothing says what serves the app.
+        # Blank rather than absent: `afterglow serve` tells uvicorn to send none, but granian (which the
+        # benchmarks also run the app under) adds "server: granian" to a response that carries none, with
+        # no setting to leave it out (emmett-framework/granian#594). Nothing says what serves the app.
         "server": "",
     }
     if settings.is_https:

@@ -3,7 +3,8 @@
 uvicorn writes the status line and headers (at ``http.response.start``) and the body (at
 ``http.response.body``) as two ``transport.write`` calls, and asyncio sends each at once: two ``send``
 system calls and two TCP segments per answer, and the client woken twice. On a check-in those sends were
-16% of the event loop's samples (``python -m tests.bench.profile checkin.lua``). Here a write waits until
+13% of the event loop's samples (``python -m tests.bench.profile checkin.lua``), and in one write 10%; a
+caseload page costs the server 5-13% less CPU (tests/bench/README.md, fifth pass). Here a write waits until
 the next write on the same connection or the end of the event loop's pass, whichever comes first, so a
 head and the body that follows it leave together; a streamed body keeps flowing, at most one chunk late.
 """

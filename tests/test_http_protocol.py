@@ -3,10 +3,19 @@ write, and otherwise sends every byte, in order, no later than the event loop's 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import signal
+from pathlib import Path
 from typing import Any
 
-from server.http_protocol import HeadWithBodyTransport
+import pytest
+import uvicorn
+
+from server.__main__ import cmd_serve
+from server.http_protocol import HeadWithBodyTransport, HttpToolsHeadWithBody
+from server.settings import load_settings
+from tests.bench.live_server import free_port
 
 
 class RecordingTransport(asyncio.Transport):
@@ -74,3 +83,19 @@ def test_closing_sends_what_is_held_first() -> None:
 
     real = asyncio.run(scenario())
     assert real.writes == [b"last words"] and real.closed_after == 1
+
+
+def test_afterglow_serve_gives_uvicorn_this_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`afterglow serve` runs uvicorn with the protocol above; uvicorn itself is not started here."""
+    settings = load_settings(
+        {"AFTERGLOW_VAR_DIR": str(tmp_path), "AFTERGLOW_SECRET_KEY": "s" * 48, "AFTERGLOW_PORT": str(free_port())}
+    )
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: given.update(kwargs))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        cmd_serve(settings, argparse.Namespace(workers=1))
+    finally:
+        for signum, handler in handlers.items():  # cmd_serve sets its own, for the process it serves in
+            signal.signal(signum, handler)
+    assert given["http"] is HttpToolsHeadWithBody

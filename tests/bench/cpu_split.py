@@ -83,10 +83,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.app_root is not None:
         run.APP_ROOT = args.app_root.resolve()
-    with tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="cpu-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="cpu-") as tmp,
+        run.bench_database(args.patients, Path(tmp)) as (db, fx),
+    ):
         run_dir = Path(tmp)
-        db = run.working_copy(run.database_for(args.patients), run_dir)
-        fx = run.fixture(db)
         writers = run.make_sessions(
             db, [fx.writer_patient_ids[i % len(fx.writer_patient_ids)] for i in range(16)], "patient"
         )

@@ -104,10 +104,11 @@ async def drive(
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="inproc-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="inproc-") as tmp,
+        run.bench_database(args.patients, Path(tmp)) as (db, fx),
+    ):
         run_dir = Path(tmp)
-        db = run.working_copy(run.database_for(args.patients), run_dir)
-        fx = run.fixture(db)
         if args.what == "checkin":
             sessions = run.make_sessions(db, fx.writer_patient_ids[: args.clients], "patient")
             path = ""

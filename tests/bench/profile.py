@@ -60,10 +60,11 @@ def main() -> None:
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     out_dir = run.DATA_DIR / "prof"
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="prof-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=run.DATA_DIR, prefix="prof-") as tmp,
+        run.bench_database(args.patients, Path(tmp)) as (db, fx),
+    ):
         run_dir = Path(tmp)
-        db = run.working_copy(run.database_for(args.patients), run_dir)
-        fx = run.fixture(db)
         c = args.connections
         writers = run.make_sessions(
             db, [fx.writer_patient_ids[i % len(fx.writer_patient_ids)] for i in range(c)], "patient"

@@ -497,31 +497,39 @@ def compare_servers(opts: Options, run_dir: Path) -> list[Row]:
 
 
 @contextlib.contextmanager
-def run_writes_forgotten(db: Path, writer_ids: list[str], *, in_place: bool) -> Iterator[None]:
-    """On the large database, used in place: delete the check-ins the run wrote when it ends. Left there, every
-    run added tens of thousands to the same writer patients, and the 90/10 mix's "my last week" read grew
-    with them (to 1,650 entries a patient after two days of runs, a slower mix at N=10,000 every run)."""
-    if not in_place:
-        yield
+def bench_database(patients: int, run_dir: Path) -> Iterator[tuple[Path, Fixture]]:
+    """The database of ``patients`` for one run (``working_copy``), and who is who in it.
+
+    The large one is used in place, so the check-ins the run wrote are deleted when it ends. Left there,
+    every run added thousands to the same writer patients, and the 90/10 mix's "my last week" read grew
+    with them (1,650 entries a patient after two days of runs, a slower mix at N=10,000 every run). Every
+    tool that writes takes its database here, so none of them leaves its writes behind."""
+    source = database_for(patients)
+    db = working_copy(source, run_dir)
+    fx = fixture(db)
+    if db != source:
+        yield db, fx
         return
     with contextlib.closing(sqlite3.connect(db)) as conn:
         last = conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0]
     try:
-        yield
+        yield db, fx
     finally:
-        marks = ",".join("?" * len(writer_ids))
+        marks = ",".join("?" * len(fx.writer_patient_ids))
         with contextlib.closing(connect_sync(db)) as conn:
             conn.execute(
-                f"DELETE FROM entries WHERE rowid > ? AND patient_id IN ({marks})",
-                (last, *writer_ids),
+                f"DELETE FROM entries WHERE rowid > ? AND patient_id IN ({marks})", (last, *fx.writer_patient_ids)
             )
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def bench_patients(patients: int, opts: Options, run_dir: Path) -> tuple[list[Row], dict[str, Any]]:
-    source = database_for(patients)
-    db = working_copy(source, run_dir)
-    fx = fixture(db)
+    # The servers stop inside, before the database forgets the run's writes.
+    with bench_database(patients, run_dir) as (db, fx):
+        return _bench_on(db, fx, patients, opts, run_dir)
+
+
+def _bench_on(db: Path, fx: Fixture, patients: int, opts: Options, run_dir: Path) -> tuple[list[Row], dict[str, Any]]:
     extra: dict[str, Any] = {"db_mb": db.stat().st_size / 1e6}
     with contextlib.closing(sqlite3.connect(db)) as conn:
         extra["entries"] = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
@@ -574,12 +582,7 @@ def bench_patients(patients: int, opts: Options, run_dir: Path) -> tuple[list[Ro
         port,
         run_dir / f"app{patients}.log",
     )
-    # Listed first, so that the writes are forgotten after the server has stopped.
-    with (
-        run_writes_forgotten(db, fx.writer_patient_ids, in_place=db == source),
-        started_bare(opts.server, run_dir) as bare,
-        app,
-    ):
+    with started_bare(opts.server, run_dir) as bare, app:
         extra["settle_s"] = wait_until_idle(app)
         print(f"N={patients}: settled after start-up in {extra['settle_s']:.1f} s", flush=True)
         section = f"N={patients}"

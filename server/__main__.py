@@ -105,6 +105,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         lifespan="on",
         # httptools (uvicorn's C parser), each answer's head and body sent in one write: server/http_protocol.py.
         http=HttpToolsHeadWithBody,
+        # No route speaks WebSocket, and the protocol's transport is made for HTTP answers only: an upgrade
+        # request is answered as plain HTTP even if a WebSocket library is ever installed alongside.
+        ws="none",
         log_level="info",
         # Access logs would record one-time tokens in /invite/ and /setup/ URLs; the audit trail is the record.
         access_log=False,

@@ -99,3 +99,4 @@ def test_afterglow_serve_gives_uvicorn_this_protocol(tmp_path: Path, monkeypatch
         for signum, handler in handlers.items():  # cmd_serve sets its own, for the process it serves in
             signal.signal(signum, handler)
     assert given["http"] is HttpToolsHeadWithBody
+    assert given["ws"] == "none"
